@@ -1,0 +1,51 @@
+# The README's two commands: `make serve` and `make test`. Everything they
+# need is installed by scripts/setup.sh, idempotently.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# Builds live outside the clone so CI runs and fresh clones reuse them; a cold
+# run works the same, only slower.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/pretext/target
+# Static hosts under a sub-path (GitHub Pages project sites): make dist PUBLIC_URL=/pretext/
+PUBLIC_URL ?= /
+
+.PHONY: setup build serve dist test lint unit wasm e2e clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	trunk build
+
+serve: setup
+	trunk serve
+
+# A deployable static folder: optimised wasm, the assets, and 404.html = index.html
+# so deep links (/bert) work on hosts without a rewrite rule.
+dist: setup
+	sed 's/data-wasm-opt="0"/data-wasm-opt="z"/' index.html > .dist-index.html
+	trunk build .dist-index.html --dist dist --public-url $(PUBLIC_URL)
+	@if [ -f dist/.dist-index.html ]; then mv dist/.dist-index.html dist/index.html; fi
+	cp dist/index.html dist/404.html
+	touch dist/.nojekyll
+	rm -f .dist-index.html
+	@ls -l dist/*.wasm && gzip -9 -c dist/*.wasm | wc -c | xargs printf 'wasm gzip bytes: %s\n'
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown -- -D warnings
+
+unit: setup
+	cargo test
+
+wasm: setup
+	trunk build
+
+e2e: wasm
+	node --test --test-concurrency=1 tests/e2e/
+
+# Make runs each prerequisite once, in this order (setup only once).
+test: lint unit e2e
+
+clean:
+	rm -rf dist .dist-index.html

@@ -1,0 +1,5 @@
+//! Backend-generic model code. Nothing here knows about the web: every function
+//! takes a burn `Device` and runs the same on WebGPU in the browser, on the
+//! CPU backend in wasm, and natively under `cargo test`.
+
+pub mod selftest;

@@ -1,0 +1,135 @@
+//! A small matrix product with a known answer, run on a freshly chosen device
+//! before the app trusts it. It catches adapters that initialise but compute
+//! garbage, and it times the device so the header can say how fast it is.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Side of the square matrices of the check. Big enough to dispatch a real
+/// matmul kernel, small enough to finish in milliseconds on a software adapter.
+pub const SELFTEST_SIZE: usize = 64;
+
+/// Deterministic inputs: `a[i][j] = ((i*7 + j*3) % 11) - 5` scaled, `b` likewise
+/// with other constants. Small integers keep the f32 products exact.
+pub fn selftest_inputs(n: usize) -> (Vec<f32>, Vec<f32>) {
+    let a = (0..n * n)
+        .map(|k| ((k / n * 7 + k % n * 3) % 11) as f32 - 5.0)
+        .collect();
+    let b = (0..n * n)
+        .map(|k| ((k / n * 5 + k % n * 2) % 7) as f32 - 3.0)
+        .collect();
+    (a, b)
+}
+
+/// The product computed on the host, the reference the device must match.
+pub fn reference_matmul(a: &[f32], b: &[f32], n: usize) -> Vec<f32> {
+    let mut c = vec![0.0f32; n * n];
+    for i in 0..n {
+        for k in 0..n {
+            let aik = a[i * n + k];
+            for j in 0..n {
+                c[i * n + j] += aik * b[k * n + j];
+            }
+        }
+    }
+    c
+}
+
+/// Why a device failed its check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelftestError {
+    /// The device could not run the kernel or read the result back.
+    Execution(String),
+    /// The device returned numbers that differ from the host's product.
+    WrongResult {
+        index: usize,
+        expected: f32,
+        got: f32,
+    },
+}
+
+impl std::fmt::Display for SelftestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SelftestError::Execution(e) => write!(f, "the device could not run a matrix product: {e}"),
+            SelftestError::WrongResult { index, expected, got } => write!(
+                f,
+                "the device computed a wrong matrix product (element {index}: expected {expected}, got {got})"
+            ),
+        }
+    }
+}
+
+/// Runs the check on `device`. Readback is async, so this works on WebGPU in
+/// the browser where synchronous readback is impossible.
+pub async fn run_selftest(device: &Device, n: usize) -> Result<(), SelftestError> {
+    let (a, b) = selftest_inputs(n);
+    let expected = reference_matmul(&a, &b, n);
+    let ta = Tensor::<2>::from_data(TensorData::new(a, [n, n]), device);
+    let tb = Tensor::<2>::from_data(TensorData::new(b, [n, n]), device);
+    let data = ta
+        .matmul(tb)
+        .into_data_async()
+        .await
+        .map_err(|e| SelftestError::Execution(format!("{e:?}")))?;
+    let got = data
+        .try_to_vec::<f32>()
+        .map_err(|e| SelftestError::Execution(format!("{e:?}")))?;
+    compare(&expected, &got)
+}
+
+fn compare(expected: &[f32], got: &[f32]) -> Result<(), SelftestError> {
+    if expected.len() != got.len() {
+        return Err(SelftestError::Execution(format!(
+            "expected {} values, got {}",
+            expected.len(),
+            got.len()
+        )));
+    }
+    for (index, (&e, &g)) in expected.iter().zip(got).enumerate() {
+        // Inputs are small integers, so every partial sum is exact in f32;
+        // a tolerance only absorbs fused multiply-add reordering.
+        if (e - g).abs() > 1e-3 * e.abs().max(1.0) || g.is_nan() {
+            return Err(SelftestError::WrongResult {
+                index,
+                expected: e,
+                got: g,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_matmul_matches_hand_computed_2x2() {
+        // [1 2; 3 4] x [5 6; 7 8] = [19 22; 43 50]
+        let c = reference_matmul(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0, 7.0, 8.0], 2);
+        assert_eq!(c, vec![19.0, 22.0, 43.0, 50.0]);
+    }
+
+    #[test]
+    fn compare_reports_the_first_wrong_element() {
+        let err = compare(&[1.0, 2.0, 3.0], &[1.0, 2.5, 3.0]).unwrap_err();
+        assert_eq!(
+            err,
+            SelftestError::WrongResult {
+                index: 1,
+                expected: 2.0,
+                got: 2.5
+            }
+        );
+        assert!(compare(&[1.0], &[f32::NAN]).is_err());
+        assert!(compare(&[1.0, 2.0], &[1.0]).is_err());
+    }
+
+    #[test]
+    #[allow(deprecated)] // burn's ndarray backend is the CPU backend proven in wasm here
+    fn selftest_passes_on_the_cpu_backend() {
+        let device = Device::ndarray();
+        let result = pollster::block_on(run_selftest(&device, SELFTEST_SIZE));
+        assert_eq!(result, Ok(()));
+    }
+}

@@ -1,0 +1,174 @@
+//! The one asset loader every demo uses: fetch with byte progress, verify the
+//! sha256 pinned in the manifest while the bytes stream in, and keep verified
+//! files in the browser's Cache API so a second visit downloads nothing.
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, ReadableStreamDefaultReader, Response};
+
+use super::assets::{served_asset, ServedAsset, StreamingVerifier, VerifyError};
+use super::webgpu::js_error_text;
+
+/// Cache API bucket. Entries are keyed by URL and re-verified on read, so a
+/// manifest update with a new digest simply replaces the stale entry.
+const CACHE_NAME: &str = "pretext-assets-v1";
+
+/// Where the bytes are coming from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Network,
+}
+
+/// Progress of one load, reported as chunks arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub source: Source,
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    UnknownAsset(String),
+    Network(String),
+    Http(u16),
+    Checksum(VerifyError),
+}
+
+/// A verified asset.
+pub struct Loaded {
+    pub bytes: Vec<u8>,
+    pub source: Source,
+}
+
+/// URL of an asset, relative to the document's `<base href>`, so the app
+/// works under any public path (e.g. a GitHub Pages project folder).
+pub fn asset_url(id: &str) -> String {
+    let relative = format!("assets/{id}");
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.base_uri().ok().flatten())
+        .and_then(|base| web_sys::Url::new_with_base(&relative, &base).ok())
+        .map(|u| u.href())
+        .unwrap_or(relative)
+}
+
+/// Loads asset `id`, from the cache if a verified copy is there, else from
+/// the network. `on_progress` sees every chunk.
+pub async fn load_asset(id: &str, on_progress: &dyn Fn(Progress)) -> Result<Loaded, LoadError> {
+    let asset = served_asset(id).ok_or_else(|| LoadError::UnknownAsset(id.to_string()))?;
+    let url = asset_url(id);
+    let cache = open_cache().await;
+
+    if let Some(cache) = &cache {
+        if let Some(response) = cache_match(cache, &url).await {
+            match read_verified(&response, &asset, Source::Cache, on_progress).await {
+                Ok(bytes) => {
+                    return Ok(Loaded {
+                        bytes,
+                        source: Source::Cache,
+                    })
+                }
+                Err(_) => {
+                    // A damaged cache entry is dropped and fetched afresh.
+                    let _ = JsFuture::from(cache.delete_with_str(&url)).await;
+                }
+            }
+        }
+    }
+
+    let window = web_sys::window().ok_or_else(|| LoadError::Network("no window".into()))?;
+    let response: Response = JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .map_err(|e| LoadError::Network(js_error_text(&e)))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(LoadError::Http(response.status()));
+    }
+    let mut bytes = read_verified(&response, &asset, Source::Network, on_progress).await?;
+
+    if let Some(cache) = &cache {
+        store(cache, &url, &mut bytes).await;
+    }
+    Ok(Loaded {
+        bytes,
+        source: Source::Network,
+    })
+}
+
+async fn open_cache() -> Option<Cache> {
+    // `caches` is absent on insecure origins; the app then works uncached.
+    let window = web_sys::window()?;
+    let storage = window.caches().ok()?;
+    JsFuture::from(storage.open(CACHE_NAME))
+        .await
+        .ok()
+        .map(JsCast::unchecked_into)
+}
+
+async fn cache_match(cache: &Cache, url: &str) -> Option<Response> {
+    let found = JsFuture::from(cache.match_with_str(url)).await.ok()?;
+    found.dyn_into::<Response>().ok()
+}
+
+async fn store(cache: &Cache, url: &str, bytes: &mut [u8]) {
+    let response = match Response::new_with_opt_u8_array(Some(bytes)) {
+        Ok(r) => r,
+        Err(_) => return,
+    };
+    if let Err(e) = JsFuture::from(cache.put_with_str(url, &response)).await {
+        // Quota exceeded or private mode: the load still succeeded.
+        web_sys::console::warn_1(&JsValue::from_str(&format!(
+            "Pretext: could not cache {url}: {}",
+            js_error_text(&e)
+        )));
+    }
+}
+
+/// Streams a response body through the verifier, reporting progress.
+async fn read_verified(
+    response: &Response,
+    asset: &ServedAsset,
+    source: Source,
+    on_progress: &dyn Fn(Progress),
+) -> Result<Vec<u8>, LoadError> {
+    let body = response
+        .body()
+        .ok_or_else(|| LoadError::Network("empty response".into()))?;
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut verifier = StreamingVerifier::new(asset);
+    let mut bytes = Vec::with_capacity(asset.bytes as usize);
+    on_progress(Progress {
+        source,
+        done: 0,
+        total: asset.bytes,
+    });
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| LoadError::Network(js_error_text(&e)))?;
+        let done = Reflect::get(&chunk, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))
+            .map_err(|e| LoadError::Network(js_error_text(&e)))?
+            .unchecked_into();
+        let start = bytes.len();
+        bytes.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut bytes[start..]);
+        verifier.update(&bytes[start..]);
+        on_progress(Progress {
+            source,
+            done: verifier.bytes_seen(),
+            total: asset.bytes,
+        });
+    }
+    verifier.finish().map_err(LoadError::Checksum)?;
+    Ok(bytes)
+}

@@ -1,0 +1,13 @@
+//! The thin runtime layer between the models and the page: which compute
+//! device runs ([`backend`]) and how assets arrive ([`assets`]). The policy
+//! halves are pure and tested natively; the browser halves are wasm-only.
+
+pub mod assets;
+pub mod backend;
+
+#[cfg(target_arch = "wasm32")]
+pub mod loader;
+#[cfg(target_arch = "wasm32")]
+pub mod webgpu;
+#[cfg(target_arch = "wasm32")]
+pub mod yield_now;

@@ -1,0 +1,204 @@
+//! Every string the UI shows, in English and Simplified Chinese (the course
+//! this project comes from is taught in Chinese). One `match` per text, so a
+//! missing translation is a compile error, not a blank label.
+
+/// The UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// BCP 47 tag for `<html lang>` and the `lang` URL parameter.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-CN",
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let tag = tag.to_ascii_lowercase();
+        if tag.starts_with("zh") {
+            Some(Lang::Zh)
+        } else if tag.starts_with("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+}
+
+/// Declares [`Text`] and its translation table in one place, so a text
+/// cannot exist without both languages.
+macro_rules! texts {
+    ($($(#[$doc:meta])* $name:ident => ($en:expr, $zh:expr $(,)?),)*) => {
+        /// A piece of UI text.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Text { $($(#[$doc])* $name,)* }
+
+        impl Text {
+            /// Every text, for tests.
+            pub const ALL: &'static [Text] = &[$(Text::$name,)*];
+        }
+
+        /// The translation table: `(English, 简体中文)`.
+        fn pair(text: Text) -> (&'static str, &'static str) {
+            match text { $(Text::$name => ($en, $zh),)* }
+        }
+    };
+}
+
+texts! {
+    Tagline => ("Self-supervised pretraining, live in your browser", "自监督预训练，在浏览器里亲手试"),
+    HomeIntro => (
+        "Four ways to learn from unlabelled data: predict the hidden part (generative) or tell matching views apart (discriminative), for images and for text. Each card opens a demo that runs a real neural network on your device.",
+        "从无标注数据中学习的四种方法：预测被遮住的部分（生成式），或区分相互匹配的视图（判别式）；分别用于图像和文本。每张卡片打开一个演示，真正的神经网络就在你的设备上运行。",
+    ),
+    Generative => ("Generative", "生成式"),
+    Discriminative => ("Discriminative", "判别式"),
+    Vision => ("Vision (CV)", "视觉 (CV)"),
+    Language => ("Language (NLP)", "语言 (NLP)"),
+    BertSummary => (
+        "Masked language modelling: 15% of the tokens are selected (80% become [MASK], 10% a random token, 10% stay) and the model predicts them from both sides; next-sentence prediction classifies [CLS]. Input: [CLS] A [SEP] B [SEP]; each token's embedding is token + segment + position.",
+        "掩码语言模型：随机选 15% 的词元（其中 80% 换成 [MASK]，10% 换成随机词元，10% 不变），模型根据左右两侧上下文预测原词；下一句预测用 [CLS] 的输出做二分类。输入为 [CLS] A [SEP] B [SEP]，每个词元的嵌入 = 词元嵌入 + 段嵌入 + 位置嵌入。",
+    ),
+    IgptSummary => (
+        "Images quantized to a small palette and read as a 1-D sequence of pixels; a small GPT learns to predict the next pixel (or, BERT-style, masked pixels). It completes the hidden half of an image, and a linear probe on its features tests what it learned.",
+        "把图像量化到一个小调色板，并按顺序读成一维像素序列；一个小型 GPT 学习预测下一个像素（或像 BERT 一样预测被遮住的像素）。它能补全被遮住的半张图，再用线性探针检验它学到的特征。",
+    ),
+    SimclrSummary => (
+        "Two random augmentations of each image form a positive pair; one shared encoder and projection head map all 2N views to vectors, and the NT-Xent loss pulls each positive pair together while pushing the other 2(N−1) views away. Train it on your own images.",
+        "同一张图像的两次随机增强构成正样本对；共享的编码器和投影头把 2N 个视图映射成向量，NT-Xent 损失拉近每个正样本对、推开其余 2(N−1) 个视图。可以用你自己的图片来训练。",
+    ),
+    SimcseSummary => (
+        "SimCLR's idea carried to sentences: the same sentence encoded twice with different dropout is a positive pair (unsupervised); entailment pairs are positives and contradictions hard negatives (supervised). See similarity, alignment and uniformity.",
+        "把 SimCLR 的思想用于句子：同一句话用不同的 dropout 编码两次，得到正样本对（无监督）；蕴含句对作正样本、矛盾句作困难负样本（有监督）。观察相似度、对齐性与均匀性。",
+    ),
+    InspiredBy => ("inspired by", "受其启发"),
+    OpenDemo => ("Open the demo", "打开演示"),
+    ComingSoon => (
+        "This demo is being built. The route exists so you can link to it already.",
+        "这个演示正在建设中。链接已经可用，可以先分享。",
+    ),
+    BackHome => ("Back to the map", "返回总览"),
+    NotFound => ("There is no page at this address.", "这个地址没有页面。"),
+    NavAssets => ("Offline & weights", "离线与权重"),
+    /// The label of the language switch names the other language.
+    SwitchLanguage => ("中文", "English"),
+    BackendStarting => ("Starting compute…", "正在启动计算后端…"),
+    BackendCpu => ("CPU (WebAssembly)", "CPU (WebAssembly)"),
+    BackendWebGpu => ("WebGPU", "WebGPU"),
+    UseCpu => ("Use CPU", "使用 CPU"),
+    UseWebGpu => ("Use WebGPU", "使用 WebGPU"),
+    ReasonRequested => ("Running on the CPU as requested.", "按要求在 CPU 上运行。"),
+    ReasonNoWebGpuApi => (
+        "This browser has no WebGPU, so the models run on the CPU instead.",
+        "此浏览器不支持 WebGPU，模型改在 CPU 上运行。",
+    ),
+    ReasonNoAdapter => (
+        "No WebGPU adapter is available, so the models run on the CPU instead.",
+        "没有可用的 WebGPU 适配器，模型改在 CPU 上运行。",
+    ),
+    ReasonAdapterRequestFailed => (
+        "Asking for a WebGPU adapter failed, so the models run on the CPU instead.",
+        "请求 WebGPU 适配器失败，模型改在 CPU 上运行。",
+    ),
+    ReasonSoftwareAdapterSlower => (
+        "The only WebGPU adapter is a software one, which is slower than the CPU here, so the CPU runs the models.",
+        "唯一的 WebGPU 适配器是软件模拟的，比 CPU 还慢，所以由 CPU 运行模型。",
+    ),
+    ReasonInitFailed => (
+        "WebGPU could not be started, so the models run on the CPU instead.",
+        "WebGPU 无法启动，模型改在 CPU 上运行。",
+    ),
+    ReasonSelftestFailed => (
+        "The GPU failed a quick correctness check, so the models run on the CPU instead.",
+        "GPU 没有通过快速正确性检查，模型改在 CPU 上运行。",
+    ),
+    ReasonDeviceLost => (
+        "The GPU device was lost; the models continue on the CPU and nothing you did was lost.",
+        "GPU 设备已丢失；模型已转到 CPU 上继续运行，你的操作没有丢失。",
+    ),
+    SoftwareAdapterForced => (
+        "WebGPU runs on a software adapter as requested; the CPU would be faster on this machine.",
+        "已按要求在软件模拟的 WebGPU 适配器上运行；在这台机器上 CPU 会更快。",
+    ),
+    ComputeBackendLabel => ("Compute backend", "计算后端"),
+    SelftestTime => ("64×64 check", "64×64 自检"),
+    AssetsTitle => ("Offline & weights", "离线与权重"),
+    AssetsIntro => (
+        "Every weights file is checked against its pinned sha256 and kept in your browser's cache, so the second visit downloads nothing. Before a class, download everything here once.",
+        "每个权重文件都会按固定的 sha256 校验，并保存在浏览器缓存中，第二次访问无需再下载。上课前可在这里一次性全部下载。",
+    ),
+    DownloadAll => ("Download everything", "全部下载"),
+    Download => ("Download", "下载"),
+    LoadIdle => ("Not loaded yet", "尚未加载"),
+    LoadDownloading => ("Downloading", "正在下载"),
+    LoadFromCache => ("Reading from the browser cache", "正在从浏览器缓存读取"),
+    LoadDone => ("Ready, checksum verified", "已就绪，校验通过"),
+    LoadErrorNetwork => ("The download failed", "下载失败"),
+    LoadErrorHttp => ("The server refused the file", "服务器拒绝了该文件"),
+    LoadErrorChecksum => (
+        "The file arrived damaged (its checksum does not match) and was not used",
+        "文件已损坏（校验和不符），未被使用",
+    ),
+    LoadErrorUnknownAsset => ("This file is not in the asset manifest", "此文件不在资源清单中"),
+    Retry => ("Retry", "重试"),
+    PrivacyNote => (
+        "Everything runs on your device: no image or sentence you enter leaves the browser.",
+        "一切都在你的设备上运行：你输入的图片和句子不会离开浏览器。",
+    ),
+    Attribution => ("Third-party weights and data", "第三方权重与数据"),
+}
+
+/// The text in the given language.
+pub fn tr(lang: Lang, text: Text) -> &'static str {
+    let (en, zh) = pair(text);
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_has_both_languages_and_chinese_is_translated() {
+        for &t in Text::ALL {
+            let (en, zh) = pair(t);
+            assert!(!en.trim().is_empty(), "{t:?} has no English");
+            assert!(!zh.trim().is_empty(), "{t:?} has no Chinese");
+            // Names of backends and tokens stay as they are; prose must differ.
+            let same_ok = matches!(t, Text::BackendCpu | Text::BackendWebGpu);
+            assert!(same_ok || en != zh, "{t:?} is not translated");
+        }
+    }
+
+    #[test]
+    fn language_tags_round_trip() {
+        for l in [Lang::En, Lang::Zh] {
+            assert_eq!(Lang::from_tag(l.tag()), Some(l));
+            assert_eq!(l.other().other(), l);
+        }
+        assert_eq!(Lang::from_tag("zh-TW"), Some(Lang::Zh));
+        assert_eq!(Lang::from_tag("fr"), None);
+    }
+
+    #[test]
+    fn switch_label_names_the_other_language() {
+        assert_eq!(tr(Lang::En, Text::SwitchLanguage), "中文");
+        assert_eq!(tr(Lang::Zh, Text::SwitchLanguage), "English");
+    }
+}

@@ -1,0 +1,17 @@
+//! The page. Pure pieces ([`i18n`]) compile everywhere; the Yew components
+//! only for wasm. One component per page, shared widgets once.
+
+pub mod i18n;
+
+#[cfg(target_arch = "wasm32")]
+pub mod app;
+#[cfg(target_arch = "wasm32")]
+mod assets_page;
+#[cfg(target_arch = "wasm32")]
+mod demo_page;
+#[cfg(target_arch = "wasm32")]
+mod header;
+#[cfg(target_arch = "wasm32")]
+mod home;
+#[cfg(target_arch = "wasm32")]
+pub mod widgets;

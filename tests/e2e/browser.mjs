@@ -1,0 +1,69 @@
+// Shared set-up for the browser tests: Debian's chromium driven by
+// playwright-core (no browser download), with or without WebGPU.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+export const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist');
+
+// The network is closed here: background services must not try to reach it.
+const BASE_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// SwiftShader WebGPU compiles shaders slowly on 2 cores: be generous.
+export const SLOW = 120_000;
+
+/** Starts the server and a browser; `webgpu` exposes SwiftShader's adapter. */
+export async function launch({ webgpu }) {
+  if (!fs.existsSync(path.join(DIST, 'index.html'))) {
+    throw new Error(`no built app in ${DIST}: run \`make wasm\` first`);
+  }
+  const server = await startServer(DIST);
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pretext-e2e-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS,
+  });
+  context.setDefaultTimeout(SLOW);
+  return {
+    server,
+    context,
+    async close() {
+      await context.close();
+      await server.close();
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Opens a page and records every uncaught error and console error, which the
+ * tests treat as failures.
+ */
+export async function open(env, urlPath) {
+  const page = await env.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+  });
+  await page.goto(env.server.url + urlPath);
+  return { page, errors };
+}
+
+/** Waits until the backend indicator has settled and returns its backend. */
+export async function settledBackend(page) {
+  const indicator = page.getByTestId('backend-indicator');
+  await indicator.and(page.locator('[data-state="done"]')).waitFor();
+  return indicator.getAttribute('data-backend');
+}
