@@ -39,13 +39,16 @@ struct GpuRuntime {
     wgpu_device: burn::tensor::wgpu::wgpu::Device,
 }
 
+/// What the app wants done when the GPU device is lost.
+type DeviceLostHandler = Box<dyn Fn(String)>;
+
 thread_local! {
     /// burn's wgpu runtime can be initialised once per page: keep it.
     static GPU: RefCell<Option<GpuRuntime>> = const { RefCell::new(None) };
     /// Set once the GPU device is lost; WebGPU is not retried afterwards.
     static GPU_LOST: RefCell<Option<String>> = const { RefCell::new(None) };
     /// Who to tell when the device is lost (the app's backend state).
-    static ON_LOST: RefCell<Option<Box<dyn Fn(String)>>> = const { RefCell::new(None) };
+    static ON_LOST: RefCell<Option<DeviceLostHandler>> = const { RefCell::new(None) };
 }
 
 /// Registers the function called (once) when the GPU device is lost.
