@@ -6,8 +6,8 @@ pub mod assets;
 pub mod backend;
 
 #[cfg(target_arch = "wasm32")]
+pub mod event_loop;
+#[cfg(target_arch = "wasm32")]
 pub mod loader;
 #[cfg(target_arch = "wasm32")]
 pub mod webgpu;
-#[cfg(target_arch = "wasm32")]
-pub mod yield_now;

@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::backend::{adapter_display_name, plan, AdapterProbe, BackendRequest, CpuReason, Plan};
-use super::yield_now::now_ms;
+use super::event_loop::now_ms;
 use crate::model::selftest::{run_selftest, SELFTEST_SIZE};
 
 /// The device the app computes on, and how it came to be chosen.

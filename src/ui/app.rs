@@ -13,6 +13,7 @@ use super::header::Header;
 use super::home::{Demo, Home};
 use super::i18n::{tr, Lang, Text};
 use crate::runtime::backend::BackendRequest;
+use crate::runtime::event_loop::mark;
 use crate::runtime::webgpu::{install_debug_hooks, on_device_lost, start_backend, ComputeBackend};
 
 #[derive(Routable, Clone, Copy, PartialEq, Eq, Debug)]
@@ -160,6 +161,7 @@ fn spawn_backend_start(
     wasm_bindgen_futures::spawn_local(async move {
         let backend = start_backend(request).await;
         if latest.get() == generation {
+            mark("pretext:backend");
             setter.set((generation * 2 + 1, Rc::new(ComputeStatus::Ready(backend))));
         }
     });
@@ -194,7 +196,8 @@ pub fn App() -> Html {
         use_effect_with(*request, move |request| {
             let request = *request;
             on_device_lost(move |_message| {
-                spawn_backend_start(request, setter.clone(), latest_start.clone());
+                let generation = spawn_backend_start(request, setter.clone(), latest_start.clone());
+                setter.set((generation * 2, Rc::new(ComputeStatus::Starting)));
             });
         });
     }

@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use super::app::{LangCtx, NavLink, Route};
 use super::i18n::Text;
+use crate::runtime::event_loop::mark;
 
 /// The four demos.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -109,6 +110,7 @@ fn Card(props: &CardProps) -> Html {
 #[component]
 pub fn Home() -> Html {
     let lang = use_context::<LangCtx>().expect("LangCtx");
+    use_effect_with((), |_| mark("pretext:map"));
     html! {
         <section class="page home" data-testid="home">
             <p class="intro">{ lang.t(Text::HomeIntro) }</p>

@@ -1,5 +1,5 @@
-//! Give the browser's event loop a turn. Long work in wasm runs on the main
-//! thread; awaiting this between steps keeps the page responsive.
+//! The browser event loop: yield to it between chunks of long work (wasm runs
+//! on the main thread), and read its clock.
 
 use wasm_bindgen::JsCast;
 
@@ -25,4 +25,12 @@ pub fn now_ms() -> f64 {
         .and_then(|w| w.performance())
         .map(|p| p.now())
         .unwrap_or(0.0)
+}
+
+/// Records a User Timing mark (visible in DevTools' performance panel), used
+/// by `scripts/measure_startup.mjs` to time startup milestones.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
 }
