@@ -48,6 +48,8 @@ def download(pkg):
         else:
             sys.exit(f"unknown registry {reg!r} for {name}")
         print(f"fetch-assets: downloading {reg} {name} {ver}", flush=True)
+        # apt-get download drops to the _apt user, which must be able to write here.
+        os.chmod(tmp, 0o777)
         result = subprocess.run(cmd, cwd=tmp)
         if result.returncode != 0 and reg == "debian":
             # apt's package lists may be missing or stale on a fresh machine.

@@ -16,9 +16,25 @@ pub struct ServedAsset {
     pub sha256: String,
 }
 
+/// The registry package an asset comes from, for attribution on the page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PackageInfo {
+    pub registry: String,
+    pub name: String,
+    pub version: String,
+    pub license: String,
+    pub attribution: String,
+}
+
 #[derive(Debug, Deserialize)]
 struct Manifest {
+    packages: std::collections::BTreeMap<String, PackageInfo>,
     served: Vec<ServedAsset>,
+}
+
+fn manifest() -> Manifest {
+    serde_json::from_str(MANIFEST_JSON)
+        .expect("assets/manifest.json is valid (checked by a unit test)")
 }
 
 /// The manifest, compiled in so the app and `scripts/fetch_assets.py` can
@@ -27,9 +43,12 @@ const MANIFEST_JSON: &str = include_str!("../../assets/manifest.json");
 
 /// Every served asset, in manifest order.
 pub fn served_assets() -> Vec<ServedAsset> {
-    serde_json::from_str::<Manifest>(MANIFEST_JSON)
-        .expect("assets/manifest.json is valid (checked by a unit test)")
-        .served
+    manifest().served
+}
+
+/// The package an asset comes from.
+pub fn package_info(key: &str) -> Option<PackageInfo> {
+    manifest().packages.remove(key)
 }
 
 /// Looks an asset up by id.
@@ -152,6 +171,11 @@ mod tests {
             assert!(a.sha256.chars().all(|c| c.is_ascii_hexdigit()));
             assert!(!a.id.starts_with('/') && !a.id.contains(".."), "{}", a.id);
             assert!(a.bytes > 0);
+        }
+        for a in &assets {
+            let package =
+                package_info(&a.package).expect("every served asset names a listed package");
+            assert!(!package.license.is_empty() && !package.attribution.is_empty());
         }
         assert!(served_asset("minilm/model.safetensors").is_some());
         assert!(served_asset("nope").is_none());

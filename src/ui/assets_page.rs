@@ -8,7 +8,7 @@ use yew::prelude::*;
 use super::app::LangCtx;
 use super::i18n::Text;
 use super::widgets::{use_asset, LoadProgressView};
-use crate::runtime::assets::{format_bytes, served_assets, ServedAsset};
+use crate::runtime::assets::{format_bytes, package_info, served_assets, ServedAsset};
 
 #[derive(Properties, PartialEq)]
 struct AssetRowProps {
@@ -34,11 +34,14 @@ fn AssetRow(props: &AssetRowProps) -> Html {
         Callback::from(move |_: MouseEvent| start.emit(()))
     };
     let asset = &props.asset;
+    let source = package_info(&asset.package)
+        .map(|p| format!("{} {} {} · {}", p.registry, p.name, p.version, p.license))
+        .unwrap_or_else(|| asset.package.clone());
     html! {
         <li class="asset-row" data-testid="asset-row" data-asset-id={asset.id.clone()}>
             <div class="asset-head">
                 <code>{ &asset.id }</code>
-                <span class="muted">{ format!(" {} · {}", format_bytes(asset.bytes), asset.package) }</span>
+                <span class="muted">{ format!(" {} · {source}", format_bytes(asset.bytes)) }</span>
                 <button type="button" data-testid="asset-download" onclick={download}>{ lang.t(Text::Download) }</button>
             </div>
             <LoadProgressView handle={handle} />
