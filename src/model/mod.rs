@@ -2,4 +2,5 @@
 //! takes a burn `Device` and runs the same on WebGPU in the browser, on the
 //! CPU backend in wasm, and natively under `cargo test`.
 
+pub mod contrastive;
 pub mod selftest;

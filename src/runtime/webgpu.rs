@@ -117,13 +117,15 @@ pub async fn start_backend(request: BackendRequest) -> ComputeBackend {
     let probe = probe_adapter().await;
     let webgpu_available = matches!(probe, AdapterProbe::Adapter { .. });
     let lost = GPU_LOST.with(|l| l.borrow().clone());
-    let decided = match (lost, request) {
-        (_, BackendRequest::Cpu) => plan(request, &probe),
-        (Some(message), _) => Plan::Cpu(CpuReason::DeviceLost(message)),
-        (None, _) => plan(request, &probe),
+    let decided = match lost.clone() {
+        // A lost device cannot be re-initialised in this page: only the CPU is left.
+        Some(message) if request != BackendRequest::Cpu => {
+            Plan::Cpu(CpuReason::DeviceLost(message))
+        }
+        _ => plan(request, &probe),
     };
     match decided {
-        Plan::Cpu(reason) => cpu_backend(reason, webgpu_available && !gpu_lost()).await,
+        Plan::Cpu(reason) => cpu_backend(reason, webgpu_available && lost.is_none()).await,
         Plan::WebGpu {
             adapter,
             is_fallback,
@@ -143,10 +145,6 @@ pub async fn start_backend(request: BackendRequest) -> ComputeBackend {
             Err(e) => cpu_backend(CpuReason::InitFailed(e), false).await,
         },
     }
-}
-
-fn gpu_lost() -> bool {
-    GPU_LOST.with(|l| l.borrow().is_some())
 }
 
 async fn cpu_backend(reason: CpuReason, webgpu_available: bool) -> ComputeBackend {
