@@ -7,6 +7,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/pretext/target
 # Static hosts under a sub-path (GitHub Pages project sites): make dist PUBLIC_URL=/pretext/
 PUBLIC_URL ?= /
+# Native wgpu tests (Vulkan via lavapipe) want a private runtime dir.
+export XDG_RUNTIME_DIR ?= /tmp/pretext-runtime-$(shell id -u)
 
 .PHONY: setup build serve dist test lint unit wasm e2e clean
 
@@ -36,6 +38,7 @@ lint: setup
 	cargo clippy --target wasm32-unknown-unknown -- -D warnings
 
 unit: setup
+	@mkdir -p -m 700 "$$XDG_RUNTIME_DIR"
 	cargo test
 
 wasm: setup

@@ -128,11 +128,17 @@ pub fn uniformity(x: Tensor<2>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_devices;
     use burn::tensor::Device;
 
-    #[allow(deprecated)] // burn's ndarray backend: the CPU backend proven in wasm
-    fn cpu() -> Device {
-        Device::ndarray()
+    /// Absolute tolerance for O(1) values: f32 on the CPU, and 10× that on a
+    /// GPU, whose kernels reorder sums.
+    fn tolerance(device: &str) -> f32 {
+        if device == "wgpu" {
+            1e-5
+        } else {
+            1e-6
+        }
     }
 
     fn matrix(rows: &[&[f32]], device: &Device) -> Tensor<2> {
@@ -150,16 +156,20 @@ mod tests {
         // Views a1=[1,0], a2=[0,1], b1=[1,0], b2=[0,1], τ=1. For a1 the other
         // views have cosines a2:0, b1:1 (positive), b2:0, so its loss is
         // −log(e/(e+2)) = log(1 + 2/e); all four views are alike.
-        let d = cpu();
-        let z_a = matrix(&[&[1.0, 0.0], &[0.0, 1.0]], &d);
-        let z_b = matrix(&[&[1.0, 0.0], &[0.0, 1.0]], &d);
         let expected = (1.0 + 2.0 / std::f32::consts::E).ln();
-        assert!((scalar(nt_xent(z_a, z_b, 1.0)) - expected).abs() < 1e-6);
+        for (name, d) in test_devices::all() {
+            let z_a = matrix(&[&[1.0, 0.0], &[0.0, 1.0]], &d);
+            let z_b = matrix(&[&[1.0, 0.0], &[0.0, 1.0]], &d);
+            let got = scalar(nt_xent(z_a, z_b, 1.0));
+            assert!(
+                (got - expected).abs() < tolerance(name),
+                "{name}: {got} vs {expected}"
+            );
+        }
     }
 
     #[test]
     fn nt_xent_matches_a_loop_implementation_of_simclr_eq_1() {
-        let d = cpu();
         let n = 3;
         let dim = 4;
         let raw: Vec<f32> = (0..2 * n * dim)
@@ -187,33 +197,41 @@ mod tests {
             total += -((cos(&rows[i], &rows[j]) / tau).exp() / denom).ln();
         }
         let expected = total / (2 * n) as f64;
-        let z = Tensor::<2>::from_data(TensorData::new(raw, [2 * n, dim]), &d);
-        let z_a = z.clone().slice([0..n, 0..dim]);
-        let z_b = z.slice([n..2 * n, 0..dim]);
-        let got = scalar(nt_xent(z_a, z_b, tau as f32)) as f64;
-        assert!(
-            (got - expected).abs() < 1e-5,
-            "got {got}, expected {expected}"
-        );
+        for (name, d) in test_devices::all() {
+            let z = Tensor::<2>::from_data(TensorData::new(raw.clone(), [2 * n, dim]), &d);
+            let z_a = z.clone().slice([0..n, 0..dim]);
+            let z_b = z.slice([n..2 * n, 0..dim]);
+            let got = scalar(nt_xent(z_a, z_b, tau as f32)) as f64;
+            assert!(
+                (got - expected).abs() < 1e-5,
+                "{name}: got {got}, expected {expected}"
+            );
+        }
     }
 
     #[test]
     fn supervised_simcse_counts_the_hard_negative() {
         // One premise [1,0], entailment [1,0], contradiction [0,1], τ=1:
         // −log(e/(e+1)) = log(1 + 1/e).
-        let d = cpu();
-        let loss = simcse_supervised(
-            matrix(&[&[1.0, 0.0]], &d),
-            matrix(&[&[1.0, 0.0]], &d),
-            matrix(&[&[0.0, 1.0]], &d),
-            1.0,
-        );
-        assert!((scalar(loss) - (1.0 + 1.0 / std::f32::consts::E).ln()).abs() < 1e-6);
+        let expected = (1.0 + 1.0 / std::f32::consts::E).ln();
+        for (name, d) in test_devices::all() {
+            let loss = simcse_supervised(
+                matrix(&[&[1.0, 0.0]], &d),
+                matrix(&[&[1.0, 0.0]], &d),
+                matrix(&[&[0.0, 1.0]], &d),
+                1.0,
+            );
+            let got = scalar(loss);
+            assert!(
+                (got - expected).abs() < tolerance(name),
+                "{name}: {got} vs {expected}"
+            );
+        }
     }
 
     #[test]
     fn unsupervised_simcse_is_lower_for_matching_pairs_than_for_swapped_ones() {
-        let d = cpu();
+        let d = test_devices::cpu();
         let h = matrix(&[&[1.0, 0.1], &[0.1, 1.0]], &d);
         let matched = scalar(simcse_unsupervised(
             h.clone(),
@@ -233,21 +251,27 @@ mod tests {
 
     #[test]
     fn alignment_and_uniformity_match_hand_computed_values() {
-        let d = cpu();
-        // ||[1,0]−[0,1]||² = 2 and 0 for the second pair: mean 1.
-        let align = alignment(
-            matrix(&[&[1.0, 0.0], &[0.0, 1.0]], &d),
-            matrix(&[&[0.0, 1.0], &[0.0, 3.0]], &d),
-        );
-        assert!((scalar(align) - 1.0).abs() < 1e-6);
-        // Two antipodal points: ||a−b||² = 4, log exp(−8) = −8.
-        let uniform = uniformity(matrix(&[&[2.0, 0.0], &[-1.0, 0.0]], &d));
-        assert!((scalar(uniform) + 8.0).abs() < 1e-4);
+        for (name, d) in test_devices::all() {
+            // ||[1,0]−[0,1]||² = 2 and 0 for the second pair: mean 1.
+            let align = alignment(
+                matrix(&[&[1.0, 0.0], &[0.0, 1.0]], &d),
+                matrix(&[&[0.0, 1.0], &[0.0, 3.0]], &d),
+            );
+            assert!((scalar(align) - 1.0).abs() < tolerance(name), "{name}");
+            // Two antipodal points: ||a−b||² = 4, log exp(−8) = −8.
+            let uniform = uniformity(matrix(&[&[2.0, 0.0], &[-1.0, 0.0]], &d));
+            assert!((scalar(uniform) + 8.0).abs() < 1e-4, "{name}");
+        }
     }
 
     #[test]
     fn a_gradient_step_on_nt_xent_lowers_it_without_nans() {
-        let d = cpu().autodiff();
+        for (name, device) in test_devices::all() {
+            gradient_step_lowers_nt_xent(name, device.autodiff());
+        }
+    }
+
+    fn gradient_step_lowers_nt_xent(name: &str, d: Device) {
         let z_a =
             matrix(&[&[1.0, 0.2, 0.0], &[0.3, 1.0, 0.1], &[0.0, 0.4, 1.0]], &d).require_grad();
         let z_b = matrix(&[&[0.2, 1.0, 0.0], &[1.0, 0.1, 0.3], &[0.1, 0.0, 1.0]], &d);
@@ -256,9 +280,12 @@ mod tests {
         let grads = loss.backward();
         let grad = z_a.grad(&grads).expect("z_a is tracked");
         let values = grad.clone().into_data().try_to_vec::<f32>().unwrap();
-        assert!(values.iter().all(|v| v.is_finite()) && values.iter().any(|v| *v != 0.0));
+        assert!(
+            values.iter().all(|v| v.is_finite()) && values.iter().any(|v| *v != 0.0),
+            "{name}: {values:?}"
+        );
         let stepped = z_a.inner() - grad * 0.5;
         let after = scalar(nt_xent(stepped, z_b.inner(), 0.5));
-        assert!(after < before, "loss went from {before} to {after}");
+        assert!(after < before, "{name}: loss went from {before} to {after}");
     }
 }

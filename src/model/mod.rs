@@ -4,3 +4,6 @@
 
 pub mod contrastive;
 pub mod selftest;
+
+#[cfg(test)]
+pub(crate) mod test_devices;

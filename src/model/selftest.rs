@@ -126,10 +126,10 @@ mod tests {
     }
 
     #[test]
-    #[allow(deprecated)] // burn's ndarray backend is the CPU backend proven in wasm here
-    fn selftest_passes_on_the_cpu_backend() {
-        let device = Device::ndarray();
-        let result = pollster::block_on(run_selftest(&device, SELFTEST_SIZE));
-        assert_eq!(result, Ok(()));
+    fn selftest_passes_on_every_backend() {
+        for (name, device) in crate::model::test_devices::all() {
+            let result = pollster::block_on(run_selftest(&device, SELFTEST_SIZE));
+            assert_eq!(result, Ok(()), "on {name}");
+        }
     }
 }
