@@ -149,15 +149,16 @@ fn apply_lang(lang: Lang) {
 
 type ComputeState = (u32, Rc<ComputeStatus>);
 
-/// Starts the backend for `request` in the background and returns its
-/// generation. Only the newest start may publish, so fast clicks cannot race.
+/// Shows "Starting…" and starts the backend for `request` in the background.
+/// Only the newest start may publish its result, so fast clicks cannot race.
 fn spawn_backend_start(
     request: BackendRequest,
     setter: UseStateSetter<ComputeState>,
     latest: Rc<Cell<u32>>,
-) -> u32 {
+) {
     let generation = latest.get() + 1;
     latest.set(generation);
+    setter.set((generation * 2, Rc::new(ComputeStatus::Starting)));
     wasm_bindgen_futures::spawn_local(async move {
         let backend = start_backend(request).await;
         if latest.get() == generation {
@@ -165,7 +166,6 @@ fn spawn_backend_start(
             setter.set((generation * 2 + 1, Rc::new(ComputeStatus::Ready(backend))));
         }
     });
-    generation
 }
 
 #[component]
@@ -173,31 +173,21 @@ pub fn App() -> Html {
     let lang = use_state(initial_lang);
     let request = use_state(|| BackendRequest::from_query(&location_search()));
     let compute = use_state(|| -> ComputeState { (0, Rc::new(ComputeStatus::Starting)) });
-    let latest_start = use_mut_ref(|| Rc::new(Cell::new(0u32)));
+    let latest_start: Rc<Cell<u32>> = use_memo((), |_| Cell::new(0));
 
     use_effect_with(*lang, |lang| apply_lang(*lang));
 
-    // (Re)start the backend whenever the request changes.
-    {
-        let compute = compute.clone();
-        let latest_start = latest_start.borrow().clone();
-        use_effect_with(*request, move |request| {
-            let generation = spawn_backend_start(*request, compute.setter(), latest_start);
-            compute.set((generation * 2, Rc::new(ComputeStatus::Starting)));
-        });
-    }
-
-    // A lost GPU restarts the backend: `start_backend` now knows the device is
-    // gone and lands on the CPU with that reason. Page state lives in the
-    // components, not on the device, so nothing the visitor did is lost.
+    // (Re)start the backend whenever the request changes, and again if the GPU
+    // is lost: `start_backend` then knows the device is gone and lands on the
+    // CPU with that reason. Page state lives in the components, not on the
+    // device, so nothing the visitor did is lost.
     {
         let setter = compute.setter();
-        let latest_start = latest_start.borrow().clone();
         use_effect_with(*request, move |request| {
             let request = *request;
+            spawn_backend_start(request, setter.clone(), latest_start.clone());
             on_device_lost(move |_message| {
-                let generation = spawn_backend_start(request, setter.clone(), latest_start.clone());
-                setter.set((generation * 2, Rc::new(ComputeStatus::Starting)));
+                spawn_backend_start(request, setter.clone(), latest_start.clone());
             });
         });
     }
