@@ -22,18 +22,15 @@ for (const [label, webgpu, query] of [
     const { page } = await open(env, `/${query}`);
     await page.getByTestId('home-grid').waitFor();
     await page.locator('[data-testid="backend-indicator"][data-state="done"]').waitFor();
-    const t = await page.evaluate(() => ({
-      fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
-      now: performance.now(),
-    }));
-    // User Timing marks set by the app (src/runtime/event_loop.rs::mark).
-    const marks = await page.evaluate(() => ({
-      map: performance.getEntriesByName('pretext:map')[0]?.startTime,
-      backend: performance.getEntriesByName('pretext:backend')[0]?.startTime,
-    }));
+    // First contentful paint, and the User Timing marks set by the app
+    // (src/runtime/event_loop.rs::mark).
+    const t = await page.evaluate(() => {
+      const at = (name) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
+      return { fcp: at('first-contentful-paint'), map: at('pretext:map'), backend: at('pretext:backend') };
+    });
     fcp.push(t.fcp);
-    map.push(marks.map ?? NaN);
-    backend.push(marks.backend ?? NaN);
+    map.push(t.map);
+    backend.push(t.backend);
     await page.close();
   }
   console.log(`${label}:\n  first contentful paint: ${stats(fcp)}\n  home map rendered:      ${stats(map)}\n  backend settled:        ${stats(backend)}`);

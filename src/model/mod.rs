@@ -2,8 +2,18 @@
 //! takes a burn `Device` and runs the same on WebGPU in the browser, on the
 //! CPU backend in wasm, and natively under `cargo test`.
 
+use burn::tensor::Device;
+
 pub mod contrastive;
 pub mod selftest;
 
 #[cfg(test)]
 pub(crate) mod test_devices;
+
+/// burn's CPU backend: the fallback in the browser and the reference in tests.
+/// ndarray is deprecated in burn 0.22 in favour of `flex`, but it is the CPU
+/// backend proven to build and run in wasm here (../shared/RECIPES.md).
+#[allow(deprecated)]
+pub fn cpu_device() -> Device {
+    Device::ndarray()
+}

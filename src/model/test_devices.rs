@@ -6,10 +6,7 @@ use std::sync::OnceLock;
 
 use burn::tensor::Device;
 
-#[allow(deprecated)] // burn's ndarray backend: the CPU backend proven in wasm
-pub fn cpu() -> Device {
-    Device::ndarray()
-}
+pub use super::cpu_device as cpu;
 
 /// The process's one wgpu device (a runtime initialises once per process).
 pub fn wgpu() -> Device {

@@ -32,9 +32,14 @@ struct Manifest {
     served: Vec<ServedAsset>,
 }
 
-fn manifest() -> Manifest {
-    serde_json::from_str(MANIFEST_JSON)
-        .expect("assets/manifest.json is valid (checked by a unit test)")
+/// The manifest, parsed once (it is read on every load and every render of
+/// the offline page).
+fn manifest() -> &'static Manifest {
+    static MANIFEST: std::sync::OnceLock<Manifest> = std::sync::OnceLock::new();
+    MANIFEST.get_or_init(|| {
+        serde_json::from_str(MANIFEST_JSON)
+            .expect("assets/manifest.json is valid (checked by a unit test)")
+    })
 }
 
 /// The manifest, compiled in so the app and `scripts/fetch_assets.py` can
@@ -43,17 +48,17 @@ const MANIFEST_JSON: &str = include_str!("../../assets/manifest.json");
 
 /// Every served asset, in manifest order.
 pub fn served_assets() -> Vec<ServedAsset> {
-    manifest().served
+    manifest().served.clone()
 }
 
 /// The package an asset comes from.
 pub fn package_info(key: &str) -> Option<PackageInfo> {
-    manifest().packages.remove(key)
+    manifest().packages.get(key).cloned()
 }
 
 /// Looks an asset up by id.
 pub fn served_asset(id: &str) -> Option<ServedAsset> {
-    served_assets().into_iter().find(|a| a.id == id)
+    manifest().served.iter().find(|a| a.id == id).cloned()
 }
 
 /// A download that did not verify.

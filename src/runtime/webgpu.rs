@@ -11,6 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::backend::{adapter_display_name, plan, AdapterProbe, BackendRequest, CpuReason, Plan};
 use super::event_loop::now_ms;
+use crate::model::cpu_device;
 use crate::model::selftest::{run_selftest, SELFTEST_SIZE};
 
 /// The device the app computes on, and how it came to be chosen.
@@ -54,11 +55,6 @@ thread_local! {
 /// Registers the function called (once) when the GPU device is lost.
 pub fn on_device_lost(callback: impl Fn(String) + 'static) {
     ON_LOST.with(|slot| *slot.borrow_mut() = Some(Box::new(callback)));
-}
-
-#[allow(deprecated)] // burn's ndarray backend: the CPU backend proven in wasm (RECIPES.md)
-fn cpu_device() -> Device {
-    Device::ndarray()
 }
 
 /// Asks `navigator.gpu` for an adapter without touching burn, so the app can
