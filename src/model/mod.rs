@@ -4,8 +4,14 @@
 
 use burn::tensor::Device;
 
+pub mod augment;
 pub mod contrastive;
+pub mod export;
+pub mod pca;
+pub mod resnet;
+pub mod rng;
 pub mod selftest;
+pub mod simclr;
 
 #[cfg(test)]
 pub(crate) mod test_devices;

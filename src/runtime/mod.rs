@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod backend;
+pub mod images;
 
 #[cfg(target_arch = "wasm32")]
 pub mod event_loop;

@@ -230,6 +230,24 @@ pub fn install_debug_hooks() {
     let lose = wasm_bindgen::closure::Closure::<dyn Fn()>::new(simulate_device_loss);
     let _ = Reflect::set(&hooks, &JsValue::from_str("loseGpuDevice"), lose.as_ref());
     lose.forget(); // lives as long as the page
+                   // The wasm heap's size, for the benchmarks' leak check.
+    let memory = wasm_bindgen::closure::Closure::<dyn Fn() -> f64>::new(|| {
+        wasm_bindgen::memory()
+            .dyn_into::<js_sys::WebAssembly::Memory>()
+            .map(|m| {
+                m.buffer()
+                    .dyn_into::<js_sys::ArrayBuffer>()
+                    .map(|b| b.byte_length() as f64)
+                    .unwrap_or(0.0)
+            })
+            .unwrap_or(0.0)
+    });
+    let _ = Reflect::set(
+        &hooks,
+        &JsValue::from_str("wasmMemoryBytes"),
+        memory.as_ref(),
+    );
+    memory.forget();
     let _ = Reflect::set(&window, &JsValue::from_str("pretextDebug"), &hooks);
 }
 

@@ -12,6 +12,7 @@ use super::demo_page::DemoPage;
 use super::header::Header;
 use super::home::{Demo, Home};
 use super::i18n::{tr, Lang, Text};
+use super::simclr::SimClrDemo;
 use crate::runtime::backend::BackendRequest;
 use crate::runtime::event_loop::mark;
 use crate::runtime::webgpu::{install_debug_hooks, on_device_lost, start_backend, ComputeBackend};
@@ -235,7 +236,7 @@ fn switch(route: Route) -> Html {
         Route::Home => html! { <Home /> },
         Route::Bert => html! { <DemoPage demo={Demo::Bert} /> },
         Route::Igpt => html! { <DemoPage demo={Demo::Igpt} /> },
-        Route::Simclr => html! { <DemoPage demo={Demo::Simclr} /> },
+        Route::Simclr => html! { <SimClrDemo /> },
         Route::Simcse => html! { <DemoPage demo={Demo::Simcse} /> },
         Route::Offline => html! { <AssetsPage /> },
         Route::NotFound => html! { <NotFound /> },

@@ -8,10 +8,16 @@ pub mod app;
 #[cfg(target_arch = "wasm32")]
 mod assets_page;
 #[cfg(target_arch = "wasm32")]
+pub mod charts;
+#[cfg(target_arch = "wasm32")]
 mod demo_page;
 #[cfg(target_arch = "wasm32")]
 mod header;
 #[cfg(target_arch = "wasm32")]
 mod home;
+#[cfg(target_arch = "wasm32")]
+mod simclr;
+#[cfg(target_arch = "wasm32")]
+pub mod train_driver;
 #[cfg(target_arch = "wasm32")]
 pub mod widgets;

@@ -43,7 +43,8 @@ for (const webgpu of [true, false]) {
       for (const demo of DEMOS) {
         await page.goto(`${env.server.url}/${demo}`);
         await page.getByTestId(`demo-${demo}`).waitFor();
-        await page.getByTestId('coming-soon').waitFor();
+        // Demos not built yet show a placeholder; built ones their own page.
+        if (demo !== 'simclr') await page.getByTestId('coming-soon').waitFor();
       }
       // Keyboard: a card's link is a real link, Enter follows it.
       await page.goto(`${env.server.url}/`);

@@ -1,0 +1,166 @@
+// End-to-end tests of the SimCLR demo (/simclr) in headless Chromium, on
+// WebGPU (SwiftShader) and on the CPU fallback.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, open, settledBackend, SLOW, DIST } from './browser.mjs';
+
+const PHOTOS = path.join(DIST, 'assets', 'samples', 'photos');
+
+function eightPhotos() {
+  const names = fs.readdirSync(PHOTOS).sort().slice(0, 8);
+  assert.equal(names.length, 8, `8 photos in ${PHOTOS} (make setup fetches them)`);
+  return names.map((name) => ({
+    name,
+    mimeType: name.endsWith('.jpg') ? 'image/jpeg' : 'image/png',
+    buffer: fs.readFileSync(path.join(PHOTOS, name)),
+  }));
+}
+
+async function lossPoints(page) {
+  return page.locator('[data-testid="simclr-loss-plot"] .loss-point').evaluateAll((els) =>
+    els.map((e) => Number(e.dataset.loss)),
+  );
+}
+
+for (const webgpu of [true, false]) {
+  const backend = webgpu ? 'webgpu' : 'cpu';
+  describe(`SimCLR ${webgpu ? 'on WebGPU (SwiftShader)' : 'on the CPU fallback'}`, { timeout: 10 * SLOW }, () => {
+    let env;
+    before(async () => {
+      env = await launch({ webgpu });
+    });
+    after(async () => {
+      await env?.close();
+    });
+
+    test('upload 8 photos and a fake .png, see 16 views, train 10 steps, heatmap, PCA and neighbours', async () => {
+      const { page, errors } = await open(env, `/simclr?lang=en&backend=${backend}&n=8&steps=10`);
+      assert.equal(await settledBackend(page), backend);
+      await page.getByTestId('simclr-privacy').waitFor();
+      const fake = { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('just some text, not a picture\n') };
+      await page.getByTestId('simclr-upload').setInputFiles([...eightPhotos(), fake]);
+      const count = page.getByTestId('simclr-image-count');
+      await count.and(page.locator('[data-state="done"]')).waitFor();
+      assert.equal(await count.getAttribute('data-value'), '8');
+      const fileErrors = await page.getByTestId('simclr-file-error').allInnerTexts();
+      assert.equal(fileErrors.length, 1);
+      assert.match(fileErrors[0], /notes\.png: not an image/);
+
+      const views = page.getByTestId('simclr-views');
+      await views.and(page.locator('[data-state="done"][data-count="16"]')).waitFor();
+      assert.equal(await views.locator('canvas.view').count(), 16);
+
+      await page.getByTestId('simclr-train').click();
+      const step = page.getByTestId('simclr-step');
+      // The page answers input while it trains: the language switch works mid-run.
+      await step.and(page.locator('[data-state="running"]')).waitFor();
+      await page.getByTestId('lang-switch').click();
+      await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+      await step.and(page.locator('[data-state="done"]')).waitFor();
+      assert.equal(await step.getAttribute('data-value'), '10');
+
+      const losses = await lossPoints(page);
+      assert.equal(losses.length, 10);
+      assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
+      assert.equal(Number(await page.getByTestId('simclr-loss-last').getAttribute('data-value')), losses[9]);
+      const heatmap = page.getByTestId('simclr-heatmap');
+      assert.equal(await heatmap.getAttribute('data-n'), '16');
+      await heatmap.locator('canvas').hover();
+      assert.match(await heatmap.locator('.heatmap-readout').innerText(), /cos -?\d/);
+
+      const plot = page.getByTestId('simclr-embedding-plot');
+      await plot.and(page.locator('[data-state="done"][data-count="8"]')).waitFor();
+      await plot.getByTestId('simclr-point').nth(2).click();
+      const neighbours = page.getByTestId('simclr-neighbours');
+      await neighbours.and(page.locator('[data-state="done"]')).waitFor();
+      const cos = await neighbours.getByTestId('simclr-neighbour').evaluateAll((els) => els.map((e) => Number(e.dataset.cos)));
+      assert.equal(cos.length, 5);
+      assert.deepEqual([...cos].sort((a, b) => b - a), cos, 'ranked by cosine');
+
+      const download = page.waitForEvent('download');
+      await page.getByTestId('simclr-export-loss').click();
+      assert.equal((await download).suggestedFilename(), 'simclr-loss.csv');
+      const weights = page.waitForEvent('download');
+      await page.getByTestId('simclr-export-encoder').click();
+      assert.equal((await weights).suggestedFilename(), 'simclr-encoder.safetensors');
+      assert.deepEqual(errors, []);
+    });
+
+    test('on the sample set ten steps lower the loss; settings live in the URL', async () => {
+      const { page, errors } = await open(env, `/simclr?lang=en&backend=${backend}&steps=10&tau=0.5`);
+      assert.equal(await settledBackend(page), backend);
+      await page.getByTestId('simclr-samples').click();
+      const count = page.getByTestId('simclr-image-count');
+      await count.and(page.locator('[data-state="done"]')).waitFor();
+      assert.ok(Number(await count.getAttribute('data-value')) >= 40, 'photos plus Fashion-MNIST and MNIST');
+      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-step').and(page.locator('[data-state="done"][data-value="10"]')).waitFor();
+      const losses = await lossPoints(page);
+      assert.equal(losses.length, 10);
+      assert.ok(losses[9] < losses[0], `loss fell: ${losses}`);
+      // Changing a setting rewrites the URL, so the link reproduces the run.
+      await page.getByTestId('simclr-batch').fill('12');
+      await page.getByTestId('simclr-batch').dispatchEvent('change');
+      await page.waitForFunction(() => new URL(location.href).searchParams.get('n') === '12');
+      assert.deepEqual(errors, []);
+    });
+
+    test('leaving the page mid-training stops the loop cleanly', async () => {
+      const { page, errors } = await open(env, `/simclr?lang=en&backend=${backend}&n=4&steps=1000`);
+      await settledBackend(page);
+      await page.getByTestId('simclr-upload').setInputFiles(eightPhotos().slice(0, 4));
+      await page.getByTestId('simclr-image-count').and(page.locator('[data-value="4"][data-state="done"]')).waitFor();
+      await page.getByTestId('simclr-train').click();
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= 2);
+      await page.getByTestId('nav-offline').click();
+      await page.getByTestId('assets-download-all').waitFor();
+      // Give an in-flight step time to land on the unmounted page.
+      await page.waitForTimeout(1500);
+      await page.goBack();
+      await page.getByTestId('simclr-step').and(page.locator('[data-value="0"][data-state="idle"]')).waitFor();
+      assert.deepEqual(errors, []);
+    });
+
+    if (webgpu) {
+      test('a GPU lost mid-training stops with a message and keeps the loss history', async () => {
+        const { page, errors } = await open(env, `/simclr?lang=en&backend=webgpu&debug=1&n=4&steps=1000`);
+        assert.equal(await settledBackend(page), 'webgpu');
+        await page.getByTestId('simclr-upload').setInputFiles(eightPhotos().slice(0, 4));
+        await page.getByTestId('simclr-image-count').and(page.locator('[data-value="4"][data-state="done"]')).waitFor();
+        await page.getByTestId('simclr-train').click();
+        await page.waitForFunction(() => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= 3);
+        await page.evaluate(() => window.pretextDebug.loseGpuDevice());
+        await page.getByTestId('backend-indicator').and(page.locator('[data-backend="cpu"][data-state="done"]')).waitFor();
+        await page.getByTestId('simclr-device-changed').waitFor();
+        assert.notEqual(await page.getByTestId('simclr-step').getAttribute('data-state'), 'running');
+        assert.ok((await lossPoints(page)).length >= 3, 'loss history kept');
+        // Training starts again on the CPU.
+        await page.getByTestId('simclr-steps').fill('2');
+        await page.getByTestId('simclr-steps').dispatchEvent('change');
+        await page.getByTestId('simclr-train').click();
+        await page.getByTestId('simclr-step').and(page.locator('[data-state="done"][data-value="2"]')).waitFor();
+        assert.deepEqual(errors.filter((e) => !/device (was )?lost|Device lost|GPU device/i.test(e)), []);
+      });
+    }
+
+    test('no images, one image and too large a batch each say what to do', async () => {
+      const { page, errors } = await open(env, `/simclr?lang=en&backend=${backend}&n=4`);
+      await settledBackend(page);
+      await page.getByTestId('simclr-train').click();
+      assert.match(await page.getByTestId('simclr-error').innerText(), /Add images/);
+      const [one] = eightPhotos();
+      await page.getByTestId('simclr-upload').setInputFiles([one]);
+      await page.getByTestId('simclr-image-count').and(page.locator('[data-value="1"][data-state="done"]')).waitFor();
+      await page.getByTestId('simclr-train').click();
+      assert.match(await page.getByTestId('simclr-error').innerText(), /at least 2 images/);
+      await page.getByTestId('simclr-upload').setInputFiles(eightPhotos().slice(1, 3));
+      await page.getByTestId('simclr-image-count').and(page.locator('[data-value="3"][data-state="done"]')).waitFor();
+      await page.getByTestId('simclr-train').click();
+      assert.match(await page.getByTestId('simclr-error').innerText(), /batch size \(4\) is larger than the number of images \(3\)/);
+      assert.equal(await page.getByTestId('simclr-step').getAttribute('data-value'), '0');
+      assert.deepEqual(errors, []);
+    });
+  });
+}
