@@ -169,6 +169,31 @@ mod tests {
     }
 
     #[test]
+    fn nt_xent_is_symmetric_in_the_views_and_log_2n_minus_1_for_identical_embeddings() {
+        for (name, d) in test_devices::all() {
+            let a = matrix(
+                &[&[1.0, 2.0, 0.5], &[-1.0, 0.3, 2.0], &[0.2, -0.7, 1.0]],
+                &d,
+            );
+            let b = matrix(
+                &[&[0.9, 2.2, 0.1], &[-0.5, 0.1, 1.0], &[1.0, 1.0, -1.0]],
+                &d,
+            );
+            let ab = scalar(nt_xent(a.clone(), b.clone(), 0.5));
+            let ba = scalar(nt_xent(b, a, 0.5));
+            assert!((ab - ba).abs() < tolerance(name), "{name}: {ab} vs {ba}");
+            // All 2N views equal: every logit is 1/τ, so each view's loss is
+            // −log(1/(2N−1)) = log(2N−1) whatever τ is.
+            let same = matrix(&[&[0.3, -0.4, 1.0]; 4], &d);
+            let got = scalar(nt_xent(same.clone(), same, 0.1));
+            assert!(
+                (got - 7f32.ln()).abs() < tolerance(name),
+                "{name}: {got} vs ln 7"
+            );
+        }
+    }
+
+    #[test]
     fn nt_xent_matches_a_loop_implementation_of_simclr_eq_1() {
         let n = 3;
         let dim = 4;

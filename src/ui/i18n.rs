@@ -178,6 +178,7 @@ texts! {
     AugGrey => ("greyscale (p = 0.2)", "随机灰度 (p = 0.2)"),
     AugBlur => ("Gaussian blur (p = 0.5)", "高斯模糊 (p = 0.5)"),
     AugStrength => ("colour strength", "颜色强度"),
+    CropScale => ("crop area", "裁剪面积"),
     SimclrStep3 => ("3 · Train encoder + projection head with NT-Xent", "3 · 用 NT-Xent 训练编码器与投影头"),
     Train => ("Train", "训练"),
     Pause => ("Pause", "暂停"),

@@ -224,7 +224,7 @@ impl Reducible for PageState {
     }
 }
 
-/// The visitor's settings; mirrored in the URL (`?n=&tau=&lr=&w=&px=&aug=&s=&steps=`).
+/// The visitor's settings; mirrored in the URL (`?n=&tau=&lr=&w=&px=&aug=&cs=&s=&steps=`).
 #[derive(Clone, PartialEq)]
 struct Settings {
     core: SimClrSettings,
@@ -284,6 +284,9 @@ impl Settings {
                 .find(|&p| p == v as usize)
                 .unwrap_or(16);
         }
+        if let Some(v) = num("cs") {
+            s.core.augment.crop_min_scale = (v as f32).clamp(0.08, 1.0);
+        }
         if let Some(v) = num("s") {
             s.core.augment.jitter_strength = (v as f32).clamp(0.0, 1.0);
         }
@@ -320,6 +323,7 @@ impl Settings {
         set_query_param("w", Some(&self.width.to_string()));
         set_query_param("px", Some(&a.out_size.to_string()));
         set_query_param("s", Some(&a.jitter_strength.to_string()));
+        set_query_param("cs", Some(&a.crop_min_scale.to_string()));
         set_query_param("steps", Some(&self.budget.to_string()));
         set_query_param("aug", Some(if aug.is_empty() { "-" } else { &aug }));
     }
@@ -678,6 +682,8 @@ pub fn SimClrDemo() -> Html {
                         let result = taken.step(&live.core).await;
                         let embedding = match &result {
                             Ok(r) if r.step % EMBED_EVERY == 0 => {
+                                // A separate task from the step, so neither blocks input for long.
+                                yield_now().await;
                                 Some(embed(&taken, live.core.augment.out_size).await)
                             }
                             _ => None,
@@ -855,6 +861,11 @@ pub fn SimClrDemo() -> Html {
                 <label><input type="checkbox" checked={cfg.core.augment.jitter} onchange={toggle(|a| &mut a.jitter)} data-testid="simclr-aug-jitter" />{ lang.t(Text::AugJitter) }</label>
                 <label><input type="checkbox" checked={cfg.core.augment.grey} onchange={toggle(|a| &mut a.grey)} data-testid="simclr-aug-grey" />{ lang.t(Text::AugGrey) }</label>
                 <label><input type="checkbox" checked={cfg.core.augment.blur} onchange={toggle(|a| &mut a.blur)} data-testid="simclr-aug-blur" />{ lang.t(Text::AugBlur) }</label>
+                <label>{ lang.t(Text::CropScale) }
+                    <input type="range" min="0.08" max="1" step="0.02" value={cfg.core.augment.crop_min_scale.to_string()} data-testid="simclr-crop-scale"
+                           onchange={update(|s, v| s.core.augment.crop_min_scale = v.parse().unwrap_or(0.08))} />
+                    { format!(" {:.2}–1", cfg.core.augment.crop_min_scale) }
+                </label>
                 <label>{ lang.t(Text::AugStrength) }
                     <input type="range" min="0" max="1" step="0.1" value={cfg.core.augment.jitter_strength.to_string()} data-testid="simclr-strength"
                            onchange={update(|s, v| s.core.augment.jitter_strength = v.parse().unwrap_or(0.5))} />

@@ -107,13 +107,26 @@ for (const webgpu of [true, false]) {
       assert.deepEqual(errors, []);
     });
 
-    test('leaving the page mid-training stops the loop cleanly', async () => {
+    test('pause holds, reset clears, and leaving the page mid-training stops the loop cleanly', async () => {
       const { page, errors } = await open(env, `/simclr?lang=en&backend=${backend}&n=4&steps=1000`);
       await settledBackend(page);
       await page.getByTestId('simclr-upload').setInputFiles(eightPhotos().slice(0, 4));
       await page.getByTestId('simclr-image-count').and(page.locator('[data-value="4"][data-state="done"]')).waitFor();
+      const step = page.getByTestId('simclr-step');
+      const atLeast = (n) => page.waitForFunction((n) => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= n, n);
       await page.getByTestId('simclr-train').click();
-      await page.waitForFunction(() => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= 2);
+      await atLeast(2);
+      await page.getByTestId('simclr-pause').click();
+      await step.and(page.locator('[data-state="done"]')).waitFor();
+      const paused = await step.getAttribute('data-value');
+      await page.waitForTimeout(1000);
+      assert.equal(await step.getAttribute('data-value'), paused, 'no steps after pause');
+      assert.equal((await lossPoints(page)).length, Number(paused));
+      await page.getByTestId('simclr-reset').click();
+      await step.and(page.locator('[data-state="idle"][data-value="0"]')).waitFor();
+      assert.equal((await lossPoints(page)).length, 0);
+      await page.getByTestId('simclr-train').click();
+      await atLeast(2);
       await page.getByTestId('nav-offline').click();
       await page.getByTestId('assets-download-all').waitFor();
       // Give an in-flight step time to land on the unmounted page.
