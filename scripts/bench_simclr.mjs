@@ -39,6 +39,13 @@ async function run(webgpu) {
     const warm = Math.min(5, steps - 1);
     const t0 = await at(warm);
     const memoryAfterWarmup = await memory();
+    // The heap every 100 steps: growth that levels off is the allocator's
+    // high-water mark; growth that keeps climbing would be a leak.
+    const heapTrace = [];
+    for (let n = 100; n < steps; n += 100) {
+      await at(n);
+      heapTrace.push([n, (await memory()) / 2 ** 20]);
+    }
     await stepEl.and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
     const t1 = Date.now();
     const memoryAtEnd = await memory();
@@ -55,6 +62,7 @@ async function run(webgpu) {
       steps_per_second: (steps - warm) / ((t1 - t0) / 1000),
       wasm_heap_mb_after_warmup: memoryAfterWarmup / 2 ** 20,
       wasm_heap_mb_at_end: memoryAtEnd / 2 ** 20,
+      wasm_heap_mb_every_100_steps: heapTrace,
       longest_main_thread_task_ms: Math.max(0, ...longTasks),
       first_loss: losses[0],
       last_loss: losses.at(-1),

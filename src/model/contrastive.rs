@@ -184,7 +184,8 @@ mod tests {
             assert!((ab - ba).abs() < tolerance(name), "{name}: {ab} vs {ba}");
             // All 2N views equal: every logit is 1/τ, so each view's loss is
             // −log(1/(2N−1)) = log(2N−1) whatever τ is.
-            let same = matrix(&[&[0.3, -0.4, 1.0]; 4], &d);
+            let row: &[f32] = &[0.3, -0.4, 1.0];
+            let same = matrix(&[row; 4], &d);
             let got = scalar(nt_xent(same.clone(), same, 0.1));
             assert!(
                 (got - 7f32.ln()).abs() < tolerance(name),
