@@ -346,6 +346,12 @@ fn picture(name: String, square: SquareImage) -> Picture {
     }
 }
 
+/// The files of a picker or a drop, in order.
+fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+    list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
+        .unwrap_or_default()
+}
+
 async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
     let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
         .await
@@ -561,12 +567,7 @@ pub fn SimClrDemo() -> Html {
             let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() else {
                 return;
             };
-            let mut files = Vec::new();
-            if let Some(list) = input.files() {
-                for i in 0..list.length() {
-                    files.extend(list.get(i));
-                }
-            }
+            let files = files_of(input.files());
             input.set_value("");
             add_files.emit(files);
         })
@@ -575,13 +576,7 @@ pub fn SimClrDemo() -> Html {
         let add_files = add_files.clone();
         Callback::from(move |e: DragEvent| {
             e.prevent_default();
-            let mut files = Vec::new();
-            if let Some(list) = e.data_transfer().and_then(|d| d.files()) {
-                for i in 0..list.length() {
-                    files.extend(list.get(i));
-                }
-            }
-            add_files.emit(files);
+            add_files.emit(files_of(e.data_transfer().and_then(|d| d.files())));
         })
     };
     let on_samples = {
