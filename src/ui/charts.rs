@@ -78,7 +78,7 @@ pub fn LossPlot(props: &LossPlotProps) -> Html {
 }
 
 /// Draws RGBA bytes into a canvas after render.
-fn paint(canvas: &NodeRef, rgba: &[u8], width: u32, height: u32) {
+pub fn paint(canvas: &NodeRef, rgba: &[u8], width: u32, height: u32) {
     let Some(canvas) = canvas.cast::<web_sys::HtmlCanvasElement>() else {
         return;
     };

@@ -16,6 +16,8 @@ mod header;
 #[cfg(target_arch = "wasm32")]
 mod home;
 #[cfg(target_arch = "wasm32")]
+mod igpt;
+#[cfg(target_arch = "wasm32")]
 mod simclr;
 #[cfg(target_arch = "wasm32")]
 pub mod train_driver;

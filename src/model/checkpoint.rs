@@ -1,0 +1,324 @@
+//! Loading safetensors checkpoints into burn modules by parameter path.
+//!
+//! A checkpoint is a map from dotted names to tensors (F32, F16 or BF16). A
+//! module's parameters are named by their path (`blocks.0.attention.query.weight`,
+//! as [`crate::model::export`] writes them); `rename` maps a module path to the
+//! checkpoint's key, so a foreign layout (Hugging Face) loads through one table.
+//! Every parameter must be found with the right shape, or the load fails with
+//! a message naming what is missing — never a half-loaded model.
+
+use std::collections::BTreeMap;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// One tensor of a checkpoint, as f32.
+#[derive(Debug, Clone)]
+pub struct StoredTensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// A parsed safetensors file.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpoint {
+    pub tensors: BTreeMap<String, StoredTensor>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckpointError {
+    /// Not a safetensors file (or truncated).
+    Format(String),
+    /// Parameters the module has and the checkpoint lacks (by checkpoint key).
+    Missing(Vec<String>),
+    /// A tensor whose shape differs from the module's parameter.
+    Shape {
+        key: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+}
+
+impl std::fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Format(why) => write!(f, "not a safetensors checkpoint: {why}"),
+            Self::Missing(keys) => {
+                let shown: Vec<&str> = keys.iter().take(5).map(String::as_str).collect();
+                write!(
+                    f,
+                    "the checkpoint lacks {} tensor(s) the model needs: {}",
+                    keys.len(),
+                    shown.join(", ")
+                )?;
+                if keys.len() > 5 {
+                    write!(f, ", …")?;
+                }
+                Ok(())
+            }
+            Self::Shape {
+                key,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "tensor {key} has shape {found:?}, the model expects {expected:?}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {}
+
+impl Checkpoint {
+    /// Parses safetensors bytes: an 8-byte little-endian header length, a JSON
+    /// header {name: {dtype, shape, data_offsets}, "__metadata__": {..}}, the data.
+    pub fn parse(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let format = |why: &str| CheckpointError::Format(why.to_string());
+        if bytes.len() < 8 {
+            return Err(format("shorter than its 8-byte header length"));
+        }
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+        let n = usize::try_from(n).map_err(|_| format("header length overflows"))?;
+        let data_start = 8usize
+            .checked_add(n)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| format("header runs past the end"))?;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..data_start])
+            .map_err(|e| format(&format!("header is not JSON ({e})")))?;
+        let header = header
+            .as_object()
+            .ok_or_else(|| format("header is not a JSON object"))?;
+        let data = &bytes[data_start..];
+        let mut out = Checkpoint::default();
+        for (name, entry) in header {
+            if name == "__metadata__" {
+                if let Some(meta) = entry.as_object() {
+                    for (k, v) in meta {
+                        if let Some(v) = v.as_str() {
+                            out.metadata.insert(k.clone(), v.to_string());
+                        }
+                    }
+                }
+                continue;
+            }
+            let bad = |why: &str| format(&format!("{name}: {why}"));
+            let dtype = entry["dtype"].as_str().ok_or_else(|| bad("no dtype"))?;
+            let shape: Vec<usize> = entry["shape"]
+                .as_array()
+                .ok_or_else(|| bad("no shape"))?
+                .iter()
+                .map(|d| d.as_u64().map(|d| d as usize))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("bad shape"))?;
+            let offsets = entry["data_offsets"]
+                .as_array()
+                .ok_or_else(|| bad("no data_offsets"))?;
+            let (begin, end) = match (
+                offsets.first().and_then(|v| v.as_u64()),
+                offsets.get(1).and_then(|v| v.as_u64()),
+            ) {
+                (Some(b), Some(e)) if b <= e && (e as usize) <= data.len() => {
+                    (b as usize, e as usize)
+                }
+                _ => return Err(bad("data_offsets outside the file")),
+            };
+            let raw = &data[begin..end];
+            let numel: usize = shape.iter().product();
+            let width = match dtype {
+                "F32" => 4,
+                "F16" | "BF16" => 2,
+                // Integer buffers (e.g. BERT's position_ids) are not parameters.
+                "I64" | "I32" | "U8" | "BOOL" => continue,
+                other => return Err(bad(&format!("unsupported dtype {other}"))),
+            };
+            if raw.len() != numel * width {
+                return Err(bad("byte length does not match its shape"));
+            }
+            let values: Vec<f32> = match dtype {
+                "F32" => raw
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect(),
+                "F16" => raw
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+                _ => raw
+                    .chunks_exact(2)
+                    .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+            };
+            out.tensors
+                .insert(name.clone(), StoredTensor { shape, values });
+        }
+        Ok(out)
+    }
+
+    /// Replaces every float parameter of `module` with the checkpoint tensor
+    /// named `rename(module path)`. Parameters whose name maps to None keep
+    /// their value (e.g. a head the checkpoint does not have).
+    pub fn load_into<M: Module>(
+        &self,
+        module: M,
+        rename: &dyn Fn(&str) -> Option<String>,
+        device: &Device,
+    ) -> Result<M, CheckpointError> {
+        let mut loader = Loader {
+            checkpoint: self,
+            rename,
+            device: device.clone(),
+            path: Vec::new(),
+            missing: Vec::new(),
+            shape_error: None,
+        };
+        let module = module.map(&mut loader);
+        if let Some(e) = loader.shape_error {
+            return Err(e);
+        }
+        if !loader.missing.is_empty() {
+            return Err(CheckpointError::Missing(loader.missing));
+        }
+        Ok(module)
+    }
+}
+
+struct Loader<'a> {
+    checkpoint: &'a Checkpoint,
+    rename: &'a dyn Fn(&str) -> Option<String>,
+    device: Device,
+    path: Vec<String>,
+    missing: Vec<String>,
+    shape_error: Option<CheckpointError>,
+}
+
+impl ModuleMapper for Loader<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let path = self
+            .path
+            .iter()
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(".");
+        let Some(key) = (self.rename)(&path) else {
+            return param;
+        };
+        let Some(stored) = self.checkpoint.tensors.get(&key) else {
+            self.missing.push(key);
+            return param;
+        };
+        let expected = param.lazy_shape().to_vec();
+        if stored.shape != expected {
+            self.shape_error.get_or_insert(CheckpointError::Shape {
+                key,
+                expected,
+                found: stored.shape.clone(),
+            });
+            return param;
+        }
+        let id = param.id;
+        let tensor = Tensor::<D>::from_data(
+            TensorData::new(stored.values.clone(), stored.shape.clone()),
+            &self.device,
+        );
+        param.transform_for_load(tensor, id)
+    }
+}
+
+/// The identity table: module paths are the checkpoint's keys (the project's
+/// own checkpoints, written by [`crate::model::export`]).
+pub fn same_names(path: &str) -> Option<String> {
+    Some(path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::export::{named_tensors, safetensors_bytes_with, Precision};
+    use crate::model::igpt::IgptConfig;
+    use crate::model::test_devices;
+    use burn::tensor::Int;
+
+    fn small() -> IgptConfig {
+        IgptConfig::new()
+            .with_side(4)
+            .with_palette_size(5)
+            .with_d_model(16)
+            .with_n_layers(2)
+            .with_n_heads(2)
+    }
+
+    #[test]
+    fn a_saved_model_loads_back_identically_in_f32_and_closely_in_f16() {
+        let device = test_devices::cpu();
+        device.seed(1);
+        let trained = small().init(&device);
+        let tensors = pollster::block_on(named_tensors(&trained)).unwrap();
+        let inputs = Tensor::<2, Int>::from_data(
+            TensorData::new((0..16).map(|i| i % 5).collect::<Vec<i64>>(), [1, 16]),
+            &device,
+        );
+        let want = trained.forward(inputs.clone());
+        for (precision, tolerance) in [(Precision::F32, 0.0), (Precision::F16, 2e-2)] {
+            let bytes = safetensors_bytes_with(&tensors, precision, &[("note", "hi".into())]);
+            let checkpoint = Checkpoint::parse(&bytes).unwrap();
+            assert_eq!(checkpoint.metadata["note"], "hi");
+            device.seed(2);
+            let fresh = small().init(&device);
+            let loaded = checkpoint.load_into(fresh, &same_names, &device).unwrap();
+            let diff: f32 = (loaded.forward(inputs.clone()) - want.clone())
+                .abs()
+                .max()
+                .into_scalar();
+            assert!(diff <= tolerance, "{precision:?}: {diff}");
+        }
+    }
+
+    #[test]
+    fn missing_and_misshapen_tensors_are_reported_not_half_loaded() {
+        let device = test_devices::cpu();
+        let model = small().init(&device);
+        let mut tensors = pollster::block_on(named_tensors(&model)).unwrap();
+        tensors.retain(|t| t.0 != "head.weight");
+        let checkpoint =
+            Checkpoint::parse(&safetensors_bytes_with(&tensors, Precision::F32, &[])).unwrap();
+        match checkpoint.load_into(small().init(&device), &same_names, &device) {
+            Err(CheckpointError::Missing(keys)) => {
+                assert_eq!(keys, vec!["head.weight".to_string()])
+            }
+            other => panic!("{other:?}"),
+        }
+        let bigger = small().with_d_model(32).init(&device);
+        let err = Checkpoint::parse(&safetensors_bytes_with(
+            &pollster::block_on(named_tensors(&bigger)).unwrap(),
+            Precision::F32,
+            &[],
+        ))
+        .unwrap()
+        .load_into(small().init(&device), &same_names, &device)
+        .unwrap_err();
+        assert!(matches!(err, CheckpointError::Shape { .. }), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_a_format_error() {
+        for bytes in [&b""[..], b"abc", &[255u8; 16], b"\x04\0\0\0\0\0\0\0nope"] {
+            assert!(
+                matches!(Checkpoint::parse(bytes), Err(CheckpointError::Format(_))),
+                "{bytes:?}"
+            );
+        }
+    }
+}
