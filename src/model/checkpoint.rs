@@ -205,13 +205,7 @@ impl ModuleMapper for Loader<'_> {
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let path = self
-            .path
-            .iter()
-            .filter(|p| !p.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(".");
+        let path = crate::model::export::dotted_path(&self.path);
         let Some(key) = (self.rename)(&path) else {
             return param;
         };

@@ -23,15 +23,19 @@ impl ModuleVisitor for Collect {
         let tensor = param.val();
         let shape = tensor.dims().to_vec();
         let numel: usize = shape.iter().product();
-        let name = self
-            .path
-            .iter()
-            .filter(|p| !p.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(".");
+        let name = dotted_path(&self.path);
         self.tensors.push((name, shape, tensor.reshape([numel])));
     }
+}
+
+/// A parameter's name: the module path the visitor or mapper entered, dotted
+/// (`blocks.0.attention.query.weight`), skipping unnamed levels.
+pub fn dotted_path(path: &[String]) -> String {
+    path.iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The module's float parameters and buffers, with their dotted paths.

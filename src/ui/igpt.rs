@@ -15,6 +15,7 @@ use yew::prelude::*;
 use super::app::{set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::charts::paint;
 use super::i18n::Text;
+use super::widgets::Phase;
 use crate::model::igpt::{load_igpt, shifted_inputs, LoadedIgpt};
 use crate::model::igpt_sampling::{Completion, MaskedFill, SamplingSettings};
 use crate::model::palette::downsample;
@@ -53,26 +54,6 @@ const CLASSES: [&str; 10] = [
     "Bag",
     "Ankle boot",
 ];
-
-#[derive(Clone, Copy, PartialEq, Default, Debug)]
-enum Phase {
-    #[default]
-    Idle,
-    Running,
-    Done,
-    Error,
-}
-
-impl Phase {
-    fn attr(self) -> &'static str {
-        match self {
-            Phase::Idle => "idle",
-            Phase::Running => "running",
-            Phase::Done => "done",
-            Phase::Error => "error",
-        }
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum MaskKind {

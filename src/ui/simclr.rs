@@ -14,6 +14,7 @@ use super::app::{set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::charts::{Heatmap, LossPlot, PixelCanvas};
 use super::i18n::Text;
 use super::train_driver::{DriverEvent, Throughput, TrainDriver};
+use super::widgets::Phase;
 use crate::model::augment::{self, AugmentConfig};
 use crate::model::export::{loss_csv, named_tensors, safetensors_bytes};
 use crate::model::pca::{nearest_by_cosine, pca_2d};
@@ -32,26 +33,6 @@ use crate::runtime::loader::load_asset;
 const VIEW_ROWS: usize = 16;
 /// Representations are recomputed for the PCA map every this many steps.
 const EMBED_EVERY: usize = 10;
-
-#[derive(Clone, Copy, PartialEq, Default)]
-enum Phase {
-    #[default]
-    Idle,
-    Running,
-    Done,
-    Error,
-}
-
-impl Phase {
-    fn attr(self) -> &'static str {
-        match self {
-            Phase::Idle => "idle",
-            Phase::Running => "running",
-            Phase::Done => "done",
-            Phase::Error => "error",
-        }
-    }
-}
 
 #[derive(Clone, PartialEq)]
 struct Picture {

@@ -164,3 +164,25 @@ pub fn LoadProgressView(props: &LoadProgressProps) -> Html {
         </div>
     }
 }
+
+/// The state of a page's long action, as its `data-state` attribute shows it
+/// (tests wait on it instead of sleeping).
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub enum Phase {
+    #[default]
+    Idle,
+    Running,
+    Done,
+    Error,
+}
+
+impl Phase {
+    pub fn attr(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Running => "running",
+            Phase::Done => "done",
+            Phase::Error => "error",
+        }
+    }
+}
