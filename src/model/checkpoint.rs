@@ -241,24 +241,15 @@ pub fn same_names(path: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::model::export::{named_tensors, safetensors_bytes_with, Precision};
-    use crate::model::igpt::IgptConfig;
+    use crate::model::igpt::tiny_config;
     use crate::model::test_devices;
     use burn::tensor::Int;
-
-    fn small() -> IgptConfig {
-        IgptConfig::new()
-            .with_side(4)
-            .with_palette_size(5)
-            .with_d_model(16)
-            .with_n_layers(2)
-            .with_n_heads(2)
-    }
 
     #[test]
     fn a_saved_model_loads_back_identically_in_f32_and_closely_in_f16() {
         let device = test_devices::cpu();
         device.seed(1);
-        let trained = small().init(&device);
+        let trained = tiny_config(true).init(&device);
         let tensors = pollster::block_on(named_tensors(&trained)).unwrap();
         let inputs = Tensor::<2, Int>::from_data(
             TensorData::new((0..16).map(|i| i % 5).collect::<Vec<i64>>(), [1, 16]),
@@ -270,7 +261,7 @@ mod tests {
             let checkpoint = Checkpoint::parse(&bytes).unwrap();
             assert_eq!(checkpoint.metadata["note"], "hi");
             device.seed(2);
-            let fresh = small().init(&device);
+            let fresh = tiny_config(true).init(&device);
             let loaded = checkpoint.load_into(fresh, &same_names, &device).unwrap();
             let diff: f32 = (loaded.forward(inputs.clone()) - want.clone())
                 .abs()
@@ -283,25 +274,25 @@ mod tests {
     #[test]
     fn missing_and_misshapen_tensors_are_reported_not_half_loaded() {
         let device = test_devices::cpu();
-        let model = small().init(&device);
+        let model = tiny_config(true).init(&device);
         let mut tensors = pollster::block_on(named_tensors(&model)).unwrap();
         tensors.retain(|t| t.0 != "head.weight");
         let checkpoint =
             Checkpoint::parse(&safetensors_bytes_with(&tensors, Precision::F32, &[])).unwrap();
-        match checkpoint.load_into(small().init(&device), &same_names, &device) {
+        match checkpoint.load_into(tiny_config(true).init(&device), &same_names, &device) {
             Err(CheckpointError::Missing(keys)) => {
                 assert_eq!(keys, vec!["head.weight".to_string()])
             }
             other => panic!("{other:?}"),
         }
-        let bigger = small().with_d_model(32).init(&device);
+        let bigger = tiny_config(true).with_d_model(32).init(&device);
         let err = Checkpoint::parse(&safetensors_bytes_with(
             &pollster::block_on(named_tensors(&bigger)).unwrap(),
             Precision::F32,
             &[],
         ))
         .unwrap()
-        .load_into(small().init(&device), &same_names, &device)
+        .load_into(tiny_config(true).init(&device), &same_names, &device)
         .unwrap_err();
         assert!(matches!(err, CheckpointError::Shape { .. }), "{err}");
     }

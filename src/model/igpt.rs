@@ -238,6 +238,24 @@ pub fn load_igpt(bytes: &[u8], device: &Device) -> Result<LoadedIgpt, String> {
     })
 }
 
+/// Token ids as a [rows, len / rows] tensor.
+pub fn token_tensor(values: Vec<i64>, rows: usize, device: &Device) -> Tensor<2, Int> {
+    let cols = values.len() / rows;
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// A tiny model configuration (4×4 pixels, 5 colours, 2 layers) for tests.
+#[cfg(test)]
+pub(crate) fn tiny_config(causal: bool) -> IgptConfig {
+    IgptConfig::new()
+        .with_side(4)
+        .with_palette_size(5)
+        .with_d_model(16)
+        .with_n_layers(2)
+        .with_n_heads(2)
+        .with_causal(causal)
+}
+
 /// The next-pixel model's input: the sequence shifted right behind the start
 /// token, so the output at position t predicts pixel t from pixels < t.
 pub fn shifted_inputs(tokens: &[u8], start_token: usize) -> Vec<i64> {
@@ -382,21 +400,6 @@ mod tests {
     use super::*;
     use crate::model::test_devices;
 
-    fn small(causal: bool) -> IgptConfig {
-        IgptConfig::new()
-            .with_side(4)
-            .with_palette_size(5)
-            .with_d_model(16)
-            .with_n_layers(2)
-            .with_n_heads(2)
-            .with_causal(causal)
-    }
-
-    fn ints(values: Vec<i64>, b: usize, device: &Device) -> Tensor<2, Int> {
-        let t = values.len() / b;
-        Tensor::from_data(TensorData::new(values, [b, t]), device)
-    }
-
     fn max_abs_diff(a: Tensor<3>, b: Tensor<3>) -> f32 {
         (a - b).abs().max().into_scalar()
     }
@@ -405,13 +408,13 @@ mod tests {
     fn next_pixel_model_output_at_t_ignores_later_pixels() {
         for (name, device) in test_devices::all() {
             device.seed(1);
-            let model = small(true).init(&device);
+            let model = tiny_config(true).init(&device);
             let a: Vec<i64> = (0..16).map(|i| i % 5).collect();
             let mut b = a.clone();
             b[10] = 4 - b[10];
             b[15] = 4 - b[15];
-            let la = model.forward(ints(a, 1, &device));
-            let lb = model.forward(ints(b, 1, &device));
+            let la = model.forward(token_tensor(a, 1, &device));
+            let lb = model.forward(token_tensor(b, 1, &device));
             let early = max_abs_diff(la.clone().narrow(1, 0, 10), lb.clone().narrow(1, 0, 10));
             assert!(early < 1e-5, "{name}: {early}");
             assert!(max_abs_diff(la.narrow(1, 10, 6), lb.narrow(1, 10, 6)) > 1e-4);
@@ -422,12 +425,12 @@ mod tests {
     fn masked_pixel_model_sees_both_sides() {
         let device = test_devices::cpu();
         device.seed(2);
-        let model = small(false).init(&device);
+        let model = tiny_config(false).init(&device);
         let a: Vec<i64> = (0..16).map(|i| i % 5).collect();
         let mut b = a.clone();
         b[15] = 5; // the mask token at the last position
-        let la = model.forward(ints(a, 1, &device));
-        let lb = model.forward(ints(b, 1, &device));
+        let la = model.forward(token_tensor(a, 1, &device));
+        let lb = model.forward(token_tensor(b, 1, &device));
         // The first position's prediction changes with the last pixel.
         assert!(max_abs_diff(la.narrow(1, 0, 1), lb.narrow(1, 0, 1)) > 1e-4);
     }
@@ -436,14 +439,21 @@ mod tests {
     fn kv_cache_decoding_equals_full_recompute() {
         for (name, device) in test_devices::all() {
             device.seed(3);
-            let model = small(true).init(&device);
+            let model = tiny_config(true).init(&device);
             let tokens: Vec<i64> = vec![5, 1, 2, 3, 0, 4, 4, 1, 2, 0, 0, 3, 1, 2, 3, 4];
-            let full = model.forward(ints(tokens.clone(), 1, &device));
+            let full = model.forward(token_tensor(tokens.clone(), 1, &device));
             let mut caches = vec![KvCache::default(); 2];
-            let mut parts =
-                vec![model.forward_cached(ints(tokens[..5].to_vec(), 1, &device), 0, &mut caches)];
+            let mut parts = vec![model.forward_cached(
+                token_tensor(tokens[..5].to_vec(), 1, &device),
+                0,
+                &mut caches,
+            )];
             for (t, &token) in tokens.iter().enumerate().skip(5) {
-                parts.push(model.forward_cached(ints(vec![token], 1, &device), t, &mut caches));
+                parts.push(model.forward_cached(
+                    token_tensor(vec![token], 1, &device),
+                    t,
+                    &mut caches,
+                ));
             }
             let diff = max_abs_diff(full, Tensor::cat(parts, 1));
             assert!(diff < 1e-4, "{name}: {diff}");
@@ -531,7 +541,7 @@ mod tests {
             TensorData::new(vec![0.0f32, 3f32.ln(), 0.0, 3f32.ln()], [1, 2, 2]),
             &device,
         );
-        let targets = ints(vec![1, 0], 1, &device);
+        let targets = token_tensor(vec![1, 0], 1, &device);
         let both: f32 = cross_entropy(logits.clone(), targets.clone(), None).into_scalar();
         let want = (-(0.75f32.ln()) - 0.25f32.ln()) / 2.0;
         assert!((both - want).abs() < 1e-5);

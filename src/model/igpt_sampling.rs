@@ -13,10 +13,10 @@
 //! Logits are read back asynchronously (WebGPU cannot read synchronously in
 //! wasm) and sampled on the CPU: temperature, top-k.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::model::attention::KvCache;
-use crate::model::igpt::{draw, sampling_distribution, Igpt};
+use crate::model::igpt::{draw, sampling_distribution, token_tensor, Igpt};
 use crate::model::rng::Rng;
 use crate::model::simclr::read_f32;
 
@@ -34,11 +34,6 @@ pub struct SamplingSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutcome {
     pub positions: Vec<usize>,
-}
-
-fn ints(values: Vec<i64>, rows: usize, device: &Device) -> Tensor<2, Int> {
-    let cols = values.len() / rows;
-    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
 /// Autoregressive completion with the next-pixel model.
@@ -123,12 +118,12 @@ impl Completion {
         let k = self.palette;
         let logits = if self.use_cache {
             let from = self.caches[0].len();
-            let inputs = ints(self.inputs(from, target + 1), b, &self.device);
+            let inputs = token_tensor(self.inputs(from, target + 1), b, &self.device);
             let out = self.model.forward_cached(inputs, from, &mut self.caches);
             let t = out.dims()[1];
             out.narrow(1, t - 1, 1)
         } else {
-            let inputs = ints(self.inputs(0, target + 1), b, &self.device);
+            let inputs = token_tensor(self.inputs(0, target + 1), b, &self.device);
             self.model.forward(inputs).narrow(1, target, 1)
         };
         let values = read_f32(logits.reshape([b, k]))
@@ -235,7 +230,7 @@ impl MaskedFill {
         let t = self.tokens[0].len();
         let k = self.palette;
         let inputs: Vec<i64> = self.tokens.iter().flatten().map(|&x| x as i64).collect();
-        let logits = self.model.forward(ints(inputs, b, &self.device));
+        let logits = self.model.forward(token_tensor(inputs, b, &self.device));
         let values = read_f32(logits.reshape([b * t * k]))
             .await
             .map_err(|e| e.to_string())?;
@@ -278,18 +273,8 @@ impl MaskedFill {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::igpt::IgptConfig;
+    use crate::model::igpt::tiny_config;
     use crate::model::test_devices;
-
-    fn config(causal: bool) -> IgptConfig {
-        IgptConfig::new()
-            .with_side(4)
-            .with_palette_size(5)
-            .with_d_model(16)
-            .with_n_layers(2)
-            .with_n_heads(2)
-            .with_causal(causal)
-    }
 
     fn settings() -> SamplingSettings {
         SamplingSettings {
@@ -304,7 +289,7 @@ mod tests {
     fn completion_keeps_given_pixels_and_fills_the_masked_ones() {
         let device = test_devices::cpu();
         device.seed(1);
-        let model = config(true).init(&device);
+        let model = tiny_config(true).init(&device);
         let image: Vec<u8> = (0..16).map(|i| (i % 5) as u8).collect();
         // A brush mask: positions 5, 6 and 12..16.
         let masked: Vec<bool> = (0..16).map(|p| p == 5 || p == 6 || p >= 12).collect();
@@ -335,7 +320,7 @@ mod tests {
     #[test]
     fn completion_of_a_fully_masked_image_is_unconditional_and_of_an_unmasked_one_is_empty() {
         let device = test_devices::cpu();
-        let model = config(true).init(&device);
+        let model = tiny_config(true).init(&device);
         let mut all = Completion::new(&model, &[0; 16], &[true; 16], settings(), 5, true, &device);
         let mut steps = 0;
         while pollster::block_on(all.step()).unwrap().is_some() {
@@ -352,7 +337,7 @@ mod tests {
     fn masked_fill_commits_every_masked_pixel_within_the_rounds() {
         let device = test_devices::cpu();
         device.seed(2);
-        let model = config(false).init(&device);
+        let model = tiny_config(false).init(&device);
         let image: Vec<u8> = (0..16).map(|i| (i % 5) as u8).collect();
         let masked: Vec<bool> = (0..16).map(|p| p >= 8).collect();
         let mut fill = MaskedFill::new(&model, &image, &masked, settings(), 5, 3, &device);

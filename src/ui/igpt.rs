@@ -8,7 +8,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -16,7 +16,7 @@ use super::app::{set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::charts::paint;
 use super::i18n::Text;
 use super::widgets::Phase;
-use crate::model::igpt::{load_igpt, shifted_inputs, LoadedIgpt};
+use crate::model::igpt::{load_igpt, shifted_inputs, token_tensor, LoadedIgpt};
 use crate::model::igpt_sampling::{Completion, MaskedFill, SamplingSettings};
 use crate::model::palette::downsample;
 use crate::model::probe::RidgeProbe;
@@ -651,8 +651,7 @@ async fn run_probe(
                     }
                 })
                 .collect();
-            let inputs =
-                Tensor::<2, Int>::from_data(TensorData::new(inputs, [chunk.len(), t]), &device);
+            let inputs = token_tensor(inputs, chunk.len(), &device);
             for (l, features) in loaded
                 .model
                 .pooled_features_per_layer(inputs)
