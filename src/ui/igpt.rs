@@ -1195,7 +1195,7 @@ pub fn IgptDemo() -> Html {
     };
 
     html! {
-        <section class="demo igpt" data-testid="igpt-page">
+        <section class="page demo igpt" data-testid="demo-igpt">
             <h1>{ "iGPT" }</h1>
             <p class="quadrant">{ format!("{} · {}", lang.t(Text::Generative), lang.t(Text::Vision)) }</p>
             <p class="intro">{ lang.t(Text::IgptIntro) }</p>
