@@ -10,7 +10,7 @@ PUBLIC_URL ?= /
 # Native wgpu tests (Vulkan via lavapipe) want a private runtime dir.
 export XDG_RUNTIME_DIR ?= /tmp/pretext-runtime-$(shell id -u)
 
-.PHONY: setup build serve dist test lint unit wasm e2e clean train-igpt
+.PHONY: setup build serve dist test lint unit wasm e2e clean train-igpt golden
 
 setup:
 	@bash scripts/setup.sh
@@ -57,6 +57,16 @@ IGPT_STEPS ?= 600
 train-igpt: setup
 	cargo run --release --example train_igpt -- --objective next --steps $(IGPT_STEPS)
 	cargo run --release --example train_igpt -- --objective masked --steps $(IGPT_STEPS)
+
+# Regenerates the BERT golden fixtures (tests/golden/bert, committed) with the
+# reference implementation, Hugging Face transformers on PyTorch, pinned in
+# scripts/golden-requirements.txt. Not part of `make test`: PyTorch is a 3 GB
+# download, and the fixtures do not change unless the script does.
+PYREF ?= $(HOME)/.cache/pretext/pyref
+golden: setup
+	test -x $(PYREF)/bin/python || python3 -m venv $(PYREF)
+	$(PYREF)/bin/pip install -q -r scripts/golden-requirements.txt
+	$(PYREF)/bin/python scripts/bert_golden.py
 
 clean:
 	rm -rf dist .dist-index.html

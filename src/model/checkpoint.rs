@@ -167,9 +167,22 @@ impl Checkpoint {
         rename: &dyn Fn(&str) -> Option<String>,
         device: &Device,
     ) -> Result<M, CheckpointError> {
+        let source = |path: &str| rename(path).map(Source::same_layout);
+        self.load_mapped(module, &source, device)
+    }
+
+    /// Like [`Checkpoint::load_into`], but the table also says which tensors
+    /// are stored transposed (PyTorch's `nn.Linear` keeps [out, in], burn's
+    /// `Linear` [in, out]).
+    pub fn load_mapped<M: Module>(
+        &self,
+        module: M,
+        source: &dyn Fn(&str) -> Option<Source>,
+        device: &Device,
+    ) -> Result<M, CheckpointError> {
         let mut loader = Loader {
             checkpoint: self,
-            rename,
+            source,
             device: device.clone(),
             path: Vec::new(),
             missing: Vec::new(),
@@ -186,9 +199,33 @@ impl Checkpoint {
     }
 }
 
+/// Where one module parameter is stored in a checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub key: String,
+    /// Stored as the transpose of the module's 2-D parameter.
+    pub transpose: bool,
+}
+
+impl Source {
+    pub fn same_layout(key: String) -> Self {
+        Source {
+            key,
+            transpose: false,
+        }
+    }
+
+    pub fn transposed(key: String) -> Self {
+        Source {
+            key,
+            transpose: true,
+        }
+    }
+}
+
 struct Loader<'a> {
     checkpoint: &'a Checkpoint,
-    rename: &'a dyn Fn(&str) -> Option<String>,
+    source: &'a dyn Fn(&str) -> Option<Source>,
     device: Device,
     path: Vec<String>,
     missing: Vec<String>,
@@ -206,7 +243,7 @@ impl ModuleMapper for Loader<'_> {
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let path = crate::model::export::dotted_path(&self.path);
-        let Some(key) = (self.rename)(&path) else {
+        let Some(Source { key, transpose }) = (self.source)(&path) else {
             return param;
         };
         let Some(stored) = self.checkpoint.tensors.get(&key) else {
@@ -214,19 +251,28 @@ impl ModuleMapper for Loader<'_> {
             return param;
         };
         let expected = param.lazy_shape().to_vec();
-        if stored.shape != expected {
+        let (shape, values) = if transpose && stored.shape.len() == 2 {
+            let [rows, cols] = [stored.shape[0], stored.shape[1]];
+            let mut t = vec![0.0f32; rows * cols];
+            for r in 0..rows {
+                for c in 0..cols {
+                    t[c * rows + r] = stored.values[r * cols + c];
+                }
+            }
+            (vec![cols, rows], t)
+        } else {
+            (stored.shape.clone(), stored.values.clone())
+        };
+        if shape != expected {
             self.shape_error.get_or_insert(CheckpointError::Shape {
                 key,
                 expected,
-                found: stored.shape.clone(),
+                found: shape,
             });
             return param;
         }
         let id = param.id;
-        let tensor = Tensor::<D>::from_data(
-            TensorData::new(stored.values.clone(), stored.shape.clone()),
-            &self.device,
-        );
+        let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), &self.device);
         param.transform_for_load(tensor, id)
     }
 }

@@ -28,6 +28,9 @@ impl ModuleVisitor for Collect {
     }
 }
 
+/// One tensor as exported: its dotted name, shape and values (row-major f32).
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// A parameter's name: the module path the visitor or mapper entered, dotted
 /// (`blocks.0.attention.query.weight`), skipping unnamed levels.
 pub fn dotted_path(path: &[String]) -> String {
@@ -39,9 +42,7 @@ pub fn dotted_path(path: &[String]) -> String {
 }
 
 /// The module's float parameters and buffers, with their dotted paths.
-pub async fn named_tensors<M: Module>(
-    module: &M,
-) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
+pub async fn named_tensors<M: Module>(module: &M) -> Result<Vec<NamedTensor>, String> {
     let mut collect = Collect {
         path: Vec::new(),
         tensors: Vec::new(),
@@ -66,7 +67,7 @@ pub async fn named_tensors<M: Module>(
 
 /// Serialises named F32 tensors in the safetensors layout: an 8-byte
 /// little-endian header length, a JSON header of dtype/shape/offsets, the data.
-pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+pub fn safetensors_bytes(tensors: &[NamedTensor]) -> Vec<u8> {
     safetensors_bytes_with(tensors, Precision::F32, &[])
 }
 
@@ -82,7 +83,7 @@ pub enum Precision {
 /// [`safetensors_bytes`] with a choice of precision and string metadata (the
 /// format's `__metadata__`, where a checkpoint keeps its config).
 pub fn safetensors_bytes_with(
-    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    tensors: &[NamedTensor],
     precision: Precision,
     metadata: &[(&str, String)],
 ) -> Vec<u8> {

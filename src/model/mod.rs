@@ -6,11 +6,17 @@ use burn::tensor::Device;
 
 pub mod attention;
 pub mod augment;
+pub mod bert;
+#[cfg(test)]
+mod bert_golden;
+pub mod bert_loader;
+pub mod bert_tokenizer;
 pub mod checkpoint;
 pub mod contrastive;
 pub mod export;
 pub mod igpt;
 pub mod igpt_sampling;
+pub mod mlm;
 pub mod palette;
 pub mod pca;
 pub mod probe;

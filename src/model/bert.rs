@@ -1,0 +1,355 @@
+//! BERT (Devlin et al. 2019, "BERT: Pre-training of Deep Bidirectional
+//! Transformers for Language Understanding"), in the layout of Hugging Face's
+//! `BertForPreTraining`, so any BERT-family checkpoint loads (see
+//! [`crate::model::bert_loader`]).
+//!
+//! - Input (§3, Figure 2): `[CLS] A [SEP] (B [SEP])`; each token's input
+//!   embedding is the sum of its token, segment (A = 0, B = 1) and position
+//!   embeddings, then LayerNorm and dropout.
+//! - Encoder: post-LayerNorm transformer layers (Vaswani et al. 2017):
+//!   h = LN(x + Attn(x)); out = LN(h + W₂ GELU(W₁ h)). The attention is
+//!   [`SelfAttention`], the same module iGPT uses, here bidirectional with the
+//!   padding masked.
+//! - Heads (§3.1, Appendix A.1): the masked-LM head (dense + GELU + LayerNorm,
+//!   then a decoder whose weight is tied to the word embeddings, plus a bias)
+//!   and the next-sentence head, a binary classifier on the pooled [CLS]
+//!   output C = tanh(W h_[CLS]).
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
+    LinearConfig,
+};
+use burn::tensor::activation::{gelu, gelu_approximate};
+use burn::tensor::{Bool, Device, Int, Tensor};
+
+use crate::model::attention::{AttentionMask, SelfAttention, SelfAttentionConfig};
+
+/// The fields of a Hugging Face BERT `config.json` that shape the model;
+/// other fields in the file are ignored, and absent optional ones take
+/// BERT's defaults (as transformers' `BertConfig` does).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "defaults::max_position_embeddings")]
+    pub max_position_embeddings: usize,
+    #[serde(default = "defaults::type_vocab_size")]
+    pub type_vocab_size: usize,
+    #[serde(default = "defaults::layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "defaults::dropout")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "defaults::dropout")]
+    pub attention_probs_dropout_prob: f64,
+    /// "gelu" (exact, erf) as in BERT, or "gelu_new" / "gelu_pytorch_tanh"
+    /// (the tanh approximation).
+    #[serde(default = "defaults::hidden_act")]
+    pub hidden_act: String,
+    #[serde(default)]
+    pub pad_token_id: usize,
+}
+
+mod defaults {
+    pub fn max_position_embeddings() -> usize {
+        512
+    }
+    pub fn type_vocab_size() -> usize {
+        2
+    }
+    pub fn layer_norm_eps() -> f64 {
+        1e-12
+    }
+    pub fn dropout() -> f64 {
+        0.1
+    }
+    pub fn hidden_act() -> String {
+        "gelu".into()
+    }
+}
+
+impl BertConfig {
+    /// Reads a Hugging Face `config.json`, with a message naming what is wrong.
+    pub fn from_hf_json(text: &str) -> Result<Self, String> {
+        let config: BertConfig =
+            serde_json::from_str(text).map_err(|e| format!("config.json: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden_size == 0 || self.num_attention_heads == 0 {
+            return Err("config.json: hidden_size and num_attention_heads must be positive".into());
+        }
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return Err(format!(
+                "config.json: hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        Activation::parse(&self.hidden_act)?;
+        Ok(())
+    }
+
+    pub fn init_encoder(&self, device: &Device) -> BertModel {
+        let d = self.hidden_size;
+        let norm = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(self.layer_norm_eps)
+                .init(device)
+        };
+        let dropout = || DropoutConfig::new(self.hidden_dropout_prob).init();
+        BertModel {
+            embeddings: BertEmbeddings {
+                word_embeddings: EmbeddingConfig::new(self.vocab_size, d).init(device),
+                position_embeddings: EmbeddingConfig::new(self.max_position_embeddings, d)
+                    .init(device),
+                token_type_embeddings: EmbeddingConfig::new(self.type_vocab_size, d).init(device),
+                norm: norm(),
+                dropout: dropout(),
+            },
+            layers: (0..self.num_hidden_layers)
+                .map(|_| BertLayer {
+                    attention: SelfAttentionConfig::new(d, self.num_attention_heads)
+                        .with_dropout(self.attention_probs_dropout_prob)
+                        .init(device),
+                    attention_norm: norm(),
+                    intermediate: LinearConfig::new(d, self.intermediate_size).init(device),
+                    output: LinearConfig::new(self.intermediate_size, d).init(device),
+                    output_norm: norm(),
+                    dropout: dropout(),
+                    activation: Activation::parse(&self.hidden_act).unwrap_or(Activation::Gelu),
+                })
+                .collect(),
+            pooler: LinearConfig::new(d, d).init(device),
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> BertForPreTraining {
+        let d = self.hidden_size;
+        BertForPreTraining {
+            bert: self.init_encoder(device),
+            mlm: MlmHead {
+                transform: LinearConfig::new(d, d).init(device),
+                norm: LayerNormConfig::new(d)
+                    .with_epsilon(self.layer_norm_eps)
+                    .init(device),
+                bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
+                activation: Activation::parse(&self.hidden_act).unwrap_or(Activation::Gelu),
+            },
+            nsp: LinearConfig::new(d, 2).init(device),
+        }
+    }
+}
+
+/// The hidden activation, by its Hugging Face name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    /// x Φ(x), exact (BERT's "gelu").
+    Gelu,
+    /// The tanh approximation ("gelu_new", "gelu_pytorch_tanh").
+    GeluTanh,
+}
+
+impl Activation {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "gelu" => Ok(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" => Ok(Activation::GeluTanh),
+            other => Err(format!(
+                "config.json: hidden_act \"{other}\" is not supported (gelu, gelu_new)"
+            )),
+        }
+    }
+
+    fn apply<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Gelu => gelu(x),
+            Activation::GeluTanh => gelu_approximate(x),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct BertEmbeddings {
+    pub word_embeddings: Embedding,
+    pub position_embeddings: Embedding,
+    pub token_type_embeddings: Embedding,
+    pub norm: LayerNorm,
+    dropout: Dropout,
+}
+
+/// One post-LayerNorm encoder layer.
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    pub attention: SelfAttention,
+    pub attention_norm: LayerNorm,
+    pub intermediate: Linear,
+    pub output: Linear,
+    pub output_norm: LayerNorm,
+    dropout: Dropout,
+    #[module(skip)]
+    activation: Activation,
+}
+
+impl BertLayer {
+    fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> (Tensor<3>, Tensor<4>) {
+        let (attended, weights) = self.attention.forward_with_weights(x.clone(), mask);
+        let h = self
+            .attention_norm
+            .forward(x + self.dropout.forward(attended));
+        let mlp = self
+            .output
+            .forward(self.activation.apply(self.intermediate.forward(h.clone())));
+        (
+            self.output_norm.forward(h + self.dropout.forward(mlp)),
+            weights,
+        )
+    }
+}
+
+/// The encoder (HF `BertModel`): embeddings, layers, pooler.
+#[derive(Module, Debug)]
+pub struct BertModel {
+    pub embeddings: BertEmbeddings,
+    pub layers: Vec<BertLayer>,
+    /// C = tanh(W h_[CLS] + b), the input of the next-sentence head.
+    pub pooler: Linear,
+}
+
+/// One tokenised batch: ids, segment ids and which positions are padding.
+#[derive(Debug, Clone)]
+pub struct BertInput {
+    /// [batch, t] token ids.
+    pub tokens: Tensor<2, Int>,
+    /// [batch, t] segment ids: 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`.
+    pub segments: Tensor<2, Int>,
+    /// [batch, t], true where the position is padding (never attended to).
+    pub padding: Option<Tensor<2, Bool>>,
+}
+
+/// What the encoder computed.
+#[derive(Debug, Clone)]
+pub struct BertOutput {
+    /// [batch, t, hidden]: the last layer's hidden states.
+    pub hidden: Tensor<3>,
+    /// [batch, hidden]: the pooled [CLS] output C.
+    pub pooled: Tensor<2>,
+    /// Per layer, [batch, heads, t, t]: attention probabilities (only when asked).
+    pub attentions: Vec<Tensor<4>>,
+}
+
+impl BertModel {
+    pub fn hidden_size(&self) -> usize {
+        self.pooler.weight.dims()[0]
+    }
+
+    pub fn max_positions(&self) -> usize {
+        self.embeddings.position_embeddings.weight.dims()[0]
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.embeddings.word_embeddings.weight.dims()[0]
+    }
+
+    /// The summed input embeddings (token + segment + position), normalised.
+    pub fn embed(&self, input: &BertInput) -> Tensor<3> {
+        let [b, t] = input.tokens.dims();
+        let device = input.tokens.device();
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
+            .reshape([1, t])
+            .expand([b, t]);
+        let e = &self.embeddings;
+        let sum = e.word_embeddings.forward(input.tokens.clone())
+            + e.token_type_embeddings.forward(input.segments.clone())
+            + e.position_embeddings.forward(positions);
+        e.dropout.forward(e.norm.forward(sum))
+    }
+
+    pub fn forward(&self, input: &BertInput) -> BertOutput {
+        self.run(input, false)
+    }
+
+    /// Also keeps every layer's attention probabilities.
+    pub fn forward_with_attentions(&self, input: &BertInput) -> BertOutput {
+        self.run(input, true)
+    }
+
+    fn run(&self, input: &BertInput, keep_attentions: bool) -> BertOutput {
+        let mask = match &input.padding {
+            Some(p) => AttentionMask::Padding(Box::new(p.clone())),
+            None => AttentionMask::Bidirectional,
+        };
+        let mut x = self.embed(input);
+        let mut attentions = Vec::new();
+        for layer in &self.layers {
+            let (out, weights) = layer.forward(x, &mask);
+            x = out;
+            if keep_attentions {
+                attentions.push(weights);
+            }
+        }
+        let [b, _, d] = x.dims();
+        let cls = x.clone().narrow(1, 0, 1).reshape([b, d]);
+        let pooled = self.pooler.forward(cls).tanh();
+        BertOutput {
+            hidden: x,
+            pooled,
+            attentions,
+        }
+    }
+}
+
+/// The masked-LM head: transform (dense + activation + LayerNorm), then the
+/// decoder, tied to the word embeddings (Appendix A.1; Press & Wolf 2017).
+#[derive(Module, Debug)]
+pub struct MlmHead {
+    pub transform: Linear,
+    pub norm: LayerNorm,
+    pub bias: Param<Tensor<1>>,
+    #[module(skip)]
+    activation: Activation,
+}
+
+/// BERT with both pretraining heads (HF `BertForPreTraining`).
+#[derive(Module, Debug)]
+pub struct BertForPreTraining {
+    pub bert: BertModel,
+    pub mlm: MlmHead,
+    /// Next-sentence classifier on C: logit 0 = IsNext, 1 = NotNext (HF order).
+    pub nsp: Linear,
+}
+
+impl BertForPreTraining {
+    /// MLM logits [batch, t, vocab] from hidden states [batch, t, hidden].
+    pub fn mlm_logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let h = self.mlm.norm.forward(
+            self.mlm
+                .activation
+                .apply(self.mlm.transform.forward(hidden)),
+        );
+        let [b, t, d] = h.dims();
+        // Tied decoder: logits = h Eᵀ + bias, E = the word embeddings [vocab, d].
+        let words = self.bert.embeddings.word_embeddings.weight.val();
+        let vocab = words.dims()[0];
+        let logits = h.reshape([b * t, d]).matmul(words.transpose());
+        (logits + self.mlm.bias.val().reshape([1, vocab])).reshape([b, t, vocab])
+    }
+
+    /// MLM logits for a few positions only: [rows, vocab] for hidden rows [rows, hidden].
+    /// The fill-mask page asks for one or two [MASK] positions; projecting every
+    /// position onto 30k words would be wasted work.
+    pub fn mlm_logits_rows(&self, rows: Tensor<2>) -> Tensor<2> {
+        let [n, d] = rows.dims();
+        self.mlm_logits(rows.reshape([1, n, d]))
+            .reshape([n, self.bert.vocab_size()])
+    }
+
+    /// NSP logits [batch, 2] from the pooled output.
+    pub fn nsp_logits(&self, pooled: Tensor<2>) -> Tensor<2> {
+        self.nsp.forward(pooled)
+    }
+}

@@ -1,0 +1,312 @@
+//! Golden tests: our BERT against Hugging Face transformers (PyTorch), the
+//! reference implementation. `scripts/bert_golden.py` wrote the checkpoints and
+//! the reference outputs under tests/golden/bert/ (committed; `make golden`
+//! regenerates them). Every output must match within 1e-4 relative to the
+//! reference's magnitude, on burn's CPU backend and on wgpu.
+
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use crate::model::bert::{BertConfig, BertInput};
+use crate::model::bert_loader::{load_encoder, load_pretraining};
+use crate::model::bert_tokenizer::tests::minilm_tokenizer;
+use crate::model::checkpoint::{Checkpoint, CheckpointError, StoredTensor};
+use crate::model::test_devices;
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/bert");
+const MINILM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.assets/www/minilm");
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn checkpoint(path: &str) -> Checkpoint {
+    Checkpoint::parse(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn stored<'a>(c: &'a Checkpoint, name: &str) -> &'a StoredTensor {
+    c.tensors
+        .get(name)
+        .unwrap_or_else(|| panic!("reference has no {name}"))
+}
+
+fn ints<const D: usize>(t: &StoredTensor, device: &Device) -> Tensor<D, Int> {
+    let values: Vec<i64> = t.values.iter().map(|&v| v as i64).collect();
+    Tensor::from_data(TensorData::new(values, t.shape.clone()), device)
+}
+
+/// Largest |ours − reference| relative to the reference's largest magnitude.
+fn relative_error<const D: usize>(ours: Tensor<D>, reference: &StoredTensor) -> f32 {
+    assert_eq!(ours.dims().to_vec(), reference.shape, "shape");
+    let ours: Vec<f32> = ours.into_data().try_to_vec::<f32>().unwrap();
+    let scale = reference
+        .values
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(1e-6);
+    let diff = ours
+        .iter()
+        .zip(&reference.values)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    diff / scale
+}
+
+const TOLERANCE: f32 = 1e-4;
+
+#[test]
+fn tiny_bert_for_pretraining_matches_transformers_in_two_shapes() {
+    for shape in ["a", "b"] {
+        let dir = format!("{GOLDEN}/tiny-{shape}");
+        let config = BertConfig::from_hf_json(
+            &String::from_utf8(read(&format!("{dir}/config.json"))).unwrap(),
+        )
+        .unwrap();
+        let weights = checkpoint(&format!("{dir}/model.safetensors"));
+        let reference = checkpoint(&format!("{dir}/reference.safetensors"));
+        for (device_name, device) in test_devices::all() {
+            let model = load_pretraining(&config, &[&weights], &device)
+                .unwrap_or_else(|e| panic!("tiny-{shape}: {e}"));
+            let mask = stored(&reference, "attention_mask");
+            let padding: Vec<bool> = mask.values.iter().map(|&m| m == 0.0).collect();
+            let input = BertInput {
+                tokens: ints(stored(&reference, "tokens"), &device),
+                segments: ints(stored(&reference, "segments"), &device),
+                padding: Some(Tensor::<2, Bool>::from_data(
+                    TensorData::new(padding, mask.shape.clone()),
+                    &device,
+                )),
+            };
+            let out = model.bert.forward(&input);
+            let checks = [
+                (
+                    "hidden",
+                    relative_error(out.hidden.clone(), stored(&reference, "hidden")),
+                ),
+                (
+                    "pooled",
+                    relative_error(out.pooled.clone(), stored(&reference, "pooled")),
+                ),
+                (
+                    "mlm_logits",
+                    relative_error(
+                        model.mlm_logits(out.hidden),
+                        stored(&reference, "mlm_logits"),
+                    ),
+                ),
+                (
+                    "nsp_logits",
+                    relative_error(
+                        model.nsp_logits(out.pooled),
+                        stored(&reference, "nsp_logits"),
+                    ),
+                ),
+            ];
+            for (what, error) in checks {
+                assert!(
+                    error < TOLERANCE,
+                    "tiny-{shape} on {device_name}: {what} differs from transformers by {error:e} (relative)"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn all_minilm_l6_v2_tokenises_and_encodes_as_transformers_does() {
+    let config = BertConfig::from_hf_json(
+        &String::from_utf8(read(&format!("{MINILM}/config.json"))).unwrap(),
+    )
+    .unwrap();
+    let weights = checkpoint(&format!("{MINILM}/model.safetensors"));
+    let reference = checkpoint(&format!("{GOLDEN}/minilm-reference.safetensors"));
+    let sentences: Vec<String> = serde_json::from_str(&reference.metadata["sentences"]).unwrap();
+    let tokenizer = minilm_tokenizer();
+    for (device_name, device) in test_devices::all() {
+        let encoder = load_encoder(&config, &[&weights], &device).unwrap();
+        for (i, sentence) in sentences.iter().enumerate() {
+            let encoded = tokenizer.encode(sentence, None).unwrap();
+            let want = stored(&reference, &format!("ids.{i}"));
+            let want_ids: Vec<u32> = want.values.iter().map(|&v| v as u32).collect();
+            assert_eq!(encoded.ids, want_ids, "token ids of {sentence:?}");
+            let t = encoded.ids.len();
+            let input = BertInput {
+                tokens: Tensor::from_data(
+                    TensorData::new(encoded.ids.iter().map(|&v| v as i64).collect(), [1, t]),
+                    &device,
+                ),
+                segments: Tensor::zeros([1, t], &device),
+                padding: None,
+            };
+            let error = relative_error(
+                encoder.forward(&input).hidden,
+                stored(&reference, &format!("hidden.{i}")),
+            );
+            assert!(
+                error < TOLERANCE,
+                "{sentence:?} on {device_name}: last hidden state differs by {error:e} (relative)"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_encoder_only_checkpoint_cannot_pass_for_a_model_with_heads() {
+    let config = BertConfig::from_hf_json(
+        &String::from_utf8(read(&format!("{MINILM}/config.json"))).unwrap(),
+    )
+    .unwrap();
+    let weights = checkpoint(&format!("{MINILM}/model.safetensors"));
+    match load_pretraining(&config, &[&weights], &test_devices::cpu()) {
+        Err(CheckpointError::Missing(keys)) => {
+            assert!(
+                keys.contains(&"cls.predictions.bias".to_string()),
+                "{keys:?}"
+            );
+            assert!(
+                keys.contains(&"cls.seq_relationship.weight".to_string()),
+                "{keys:?}"
+            );
+            assert!(keys.iter().all(|k| k.starts_with("cls.")), "{keys:?}");
+        }
+        other => panic!("expected missing head tensors, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_shape_is_refused_by_name() {
+    let dir = format!("{GOLDEN}/tiny-a");
+    let mut config =
+        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
+            .unwrap();
+    config.intermediate_size += 1;
+    let weights = checkpoint(&format!("{dir}/model.safetensors"));
+    match load_pretraining(&config, &[&weights], &test_devices::cpu()) {
+        Err(CheckpointError::Shape { key, .. }) => {
+            assert!(key.contains("intermediate.dense.weight"), "{key}")
+        }
+        other => panic!("expected a shape error, got {:?}", other.map(|_| ())),
+    }
+    assert!(BertConfig::from_hf_json("{\"vocab_size\": 3}")
+        .unwrap_err()
+        .contains("hidden_size"));
+    let odd = r#"{"vocab_size": 3, "hidden_size": 10, "num_hidden_layers": 1,
+        "num_attention_heads": 3, "intermediate_size": 4}"#;
+    let error = BertConfig::from_hf_json(odd).unwrap_err();
+    assert!(error.contains("not a multiple"), "{error}");
+}
+
+/// The pretraining loss against a by-hand cross-entropy over transformers'
+/// own logits: MLM averaged over the selected positions, NSP over the pairs.
+#[test]
+fn pretraining_losses_equal_cross_entropy_over_the_reference_logits() {
+    use crate::model::mlm::{
+        pretraining_losses, NextSentence, PretrainingBatch, PretrainingExample,
+    };
+    let dir = format!("{GOLDEN}/tiny-a");
+    let config =
+        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
+            .unwrap();
+    let weights = checkpoint(&format!("{dir}/model.safetensors"));
+    let reference = checkpoint(&format!("{dir}/reference.safetensors"));
+    let device = test_devices::cpu();
+    let model = load_pretraining(&config, &[&weights], &device).unwrap();
+    let tokens = stored(&reference, "tokens");
+    let segments = stored(&reference, "segments");
+    let mask = stored(&reference, "attention_mask");
+    let t = tokens.shape[1];
+    // Predict three positions of row 0 and one of row 1; row 0 IsNext, row 1 NotNext.
+    let picks = [(0usize, 2usize, 7u32), (0, 5, 11), (0, 9, 40), (1, 3, 96)];
+    let examples: Vec<PretrainingExample> = (0..2)
+        .map(|row| {
+            let len = (0..t).filter(|&j| mask.values[row * t + j] != 0.0).count();
+            let mut targets = vec![None; len];
+            for &(r, j, id) in &picks {
+                if r == row {
+                    targets[j] = Some(id);
+                }
+            }
+            PretrainingExample {
+                inputs: (0..len)
+                    .map(|j| tokens.values[row * t + j] as u32)
+                    .collect(),
+                segments: (0..len)
+                    .map(|j| segments.values[row * t + j] as u32)
+                    .collect(),
+                targets,
+                next: if row == 0 {
+                    NextSentence::IsNext
+                } else {
+                    NextSentence::NotNext
+                },
+            }
+        })
+        .collect();
+    let batch = PretrainingBatch::new(&examples, 0, &device);
+    let losses = pretraining_losses(&model, &batch);
+
+    let cross_entropy = |logits: &[f32], target: usize| -> f64 {
+        let max = logits.iter().fold(f32::MIN, |m, &v| m.max(v)) as f64;
+        let sum: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
+        max + sum.ln() - logits[target] as f64
+    };
+    let vocab = config.vocab_size;
+    let mlm_logits = stored(&reference, "mlm_logits");
+    let want_mlm = picks
+        .iter()
+        .map(|&(r, j, id)| {
+            let start = (r * t + j) * vocab;
+            cross_entropy(&mlm_logits.values[start..start + vocab], id as usize)
+        })
+        .sum::<f64>()
+        / picks.len() as f64;
+    let nsp = stored(&reference, "nsp_logits");
+    let want_nsp =
+        (cross_entropy(&nsp.values[0..2], 0) + cross_entropy(&nsp.values[2..4], 1)) / 2.0;
+    let got_mlm = losses.mlm.into_scalar::<f32>() as f64;
+    let got_nsp = losses.nsp.into_scalar::<f32>() as f64;
+    assert!(
+        (got_mlm - want_mlm).abs() < 1e-4 * want_mlm.max(1.0),
+        "MLM {got_mlm} vs {want_mlm}"
+    );
+    assert!(
+        (got_nsp - want_nsp).abs() < 1e-4 * want_nsp.max(1.0),
+        "NSP {got_nsp} vs {want_nsp}"
+    );
+    assert_eq!(losses.mlm_count, 4);
+}
+
+/// What the training command writes (HF names, HF layout) loads back through
+/// the same table into the same model.
+#[test]
+fn an_exported_model_loads_back_through_the_key_table() {
+    use crate::model::bert_loader::to_hf_layout;
+    use crate::model::export::{named_tensors, safetensors_bytes_with, Precision};
+    let dir = format!("{GOLDEN}/tiny-b");
+    let config =
+        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
+            .unwrap();
+    let device = test_devices::cpu();
+    let model = load_pretraining(
+        &config,
+        &[&checkpoint(&format!("{dir}/model.safetensors"))],
+        &device,
+    )
+    .unwrap();
+    let named = pollster::block_on(named_tensors(&model)).unwrap();
+    let hf = to_hf_layout(named).unwrap();
+    assert!(hf
+        .iter()
+        .any(|(k, _, _)| k == "bert.encoder.layer.2.attention.self.query.weight"));
+    assert!(hf.iter().any(|(k, _, _)| k == "cls.predictions.bias"));
+    let bytes = safetensors_bytes_with(&hf, Precision::F32, &[]);
+    let again = load_pretraining(&config, &[&Checkpoint::parse(&bytes).unwrap()], &device).unwrap();
+    let reference = checkpoint(&format!("{dir}/reference.safetensors"));
+    let input = BertInput {
+        tokens: ints(stored(&reference, "tokens"), &device),
+        segments: ints(stored(&reference, "segments"), &device),
+        padding: None,
+    };
+    let a = model.mlm_logits(model.bert.forward(&input).hidden);
+    let b = again.mlm_logits(again.bert.forward(&input).hidden);
+    let diff: f32 = (a - b).abs().max().into_scalar();
+    assert_eq!(diff, 0.0);
+}

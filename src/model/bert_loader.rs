@@ -1,0 +1,334 @@
+//! Loads Hugging Face BERT checkpoints (safetensors) into [`crate::model::bert`].
+//!
+//! Every rename lives in [`KEY_TABLE`]. Hugging Face names the encoder's keys
+//! `bert.embeddings.*` / `bert.encoder.layer.N.*` in `BertForPreTraining` and
+//! `BertForMaskedLM`, and bare `embeddings.*` / `encoder.layer.N.*` in
+//! `BertModel` and sentence-transformers files (all-MiniLM-L6-v2); both load.
+//! Checkpoints converted from the original TensorFlow release call LayerNorm's
+//! parameters `gamma`/`beta` instead of `weight`/`bias`; both load.
+//!
+//! Several checkpoints can be stacked: a key is taken from the last one that
+//! has it. The fill-mask model is the all-MiniLM-L6-v2 encoder (fetched at
+//! setup) with the project's own file on top (the tensors its training
+//! changed, and the two heads).
+
+use burn::tensor::Device;
+
+use crate::model::bert::{BertConfig, BertForPreTraining, BertModel};
+use crate::model::checkpoint::{Checkpoint, CheckpointError, Source};
+use crate::model::export::NamedTensor;
+
+/// (burn module path, Hugging Face key, stored transposed).
+///
+/// `{n}` stands for a layer index. Encoder keys are written without their
+/// optional `bert.` prefix. PyTorch's `nn.Linear` stores its weight as
+/// [out, in] and burn's `Linear` as [in, out], hence the transposes.
+pub const KEY_TABLE: &[(&str, &str, bool)] = &[
+    // Embeddings: token + segment + position, then LayerNorm (§3.2, Figure 2).
+    (
+        "embeddings.word_embeddings.weight",
+        "embeddings.word_embeddings.weight",
+        false,
+    ),
+    (
+        "embeddings.position_embeddings.weight",
+        "embeddings.position_embeddings.weight",
+        false,
+    ),
+    (
+        "embeddings.token_type_embeddings.weight",
+        "embeddings.token_type_embeddings.weight",
+        false,
+    ),
+    (
+        "embeddings.norm.gamma",
+        "embeddings.LayerNorm.weight",
+        false,
+    ),
+    ("embeddings.norm.beta", "embeddings.LayerNorm.bias", false),
+    // Encoder layer n: self-attention, add & norm, feed-forward, add & norm.
+    (
+        "layers.{n}.attention.query.weight",
+        "encoder.layer.{n}.attention.self.query.weight",
+        true,
+    ),
+    (
+        "layers.{n}.attention.query.bias",
+        "encoder.layer.{n}.attention.self.query.bias",
+        false,
+    ),
+    (
+        "layers.{n}.attention.key.weight",
+        "encoder.layer.{n}.attention.self.key.weight",
+        true,
+    ),
+    (
+        "layers.{n}.attention.key.bias",
+        "encoder.layer.{n}.attention.self.key.bias",
+        false,
+    ),
+    (
+        "layers.{n}.attention.value.weight",
+        "encoder.layer.{n}.attention.self.value.weight",
+        true,
+    ),
+    (
+        "layers.{n}.attention.value.bias",
+        "encoder.layer.{n}.attention.self.value.bias",
+        false,
+    ),
+    (
+        "layers.{n}.attention.output.weight",
+        "encoder.layer.{n}.attention.output.dense.weight",
+        true,
+    ),
+    (
+        "layers.{n}.attention.output.bias",
+        "encoder.layer.{n}.attention.output.dense.bias",
+        false,
+    ),
+    (
+        "layers.{n}.attention_norm.gamma",
+        "encoder.layer.{n}.attention.output.LayerNorm.weight",
+        false,
+    ),
+    (
+        "layers.{n}.attention_norm.beta",
+        "encoder.layer.{n}.attention.output.LayerNorm.bias",
+        false,
+    ),
+    (
+        "layers.{n}.intermediate.weight",
+        "encoder.layer.{n}.intermediate.dense.weight",
+        true,
+    ),
+    (
+        "layers.{n}.intermediate.bias",
+        "encoder.layer.{n}.intermediate.dense.bias",
+        false,
+    ),
+    (
+        "layers.{n}.output.weight",
+        "encoder.layer.{n}.output.dense.weight",
+        true,
+    ),
+    (
+        "layers.{n}.output.bias",
+        "encoder.layer.{n}.output.dense.bias",
+        false,
+    ),
+    (
+        "layers.{n}.output_norm.gamma",
+        "encoder.layer.{n}.output.LayerNorm.weight",
+        false,
+    ),
+    (
+        "layers.{n}.output_norm.beta",
+        "encoder.layer.{n}.output.LayerNorm.bias",
+        false,
+    ),
+    // Pooler: C = tanh(W h_[CLS] + b).
+    ("pooler.weight", "pooler.dense.weight", true),
+    ("pooler.bias", "pooler.dense.bias", false),
+    // Heads of BertForPreTraining (never prefixed). The MLM decoder's weight is
+    // the word embeddings (tied), so only its bias is a key of its own.
+    (
+        "mlm.transform.weight",
+        "cls.predictions.transform.dense.weight",
+        true,
+    ),
+    (
+        "mlm.transform.bias",
+        "cls.predictions.transform.dense.bias",
+        false,
+    ),
+    (
+        "mlm.norm.gamma",
+        "cls.predictions.transform.LayerNorm.weight",
+        false,
+    ),
+    (
+        "mlm.norm.beta",
+        "cls.predictions.transform.LayerNorm.bias",
+        false,
+    ),
+    ("mlm.bias", "cls.predictions.bias", false),
+    ("nsp.weight", "cls.seq_relationship.weight", true),
+    ("nsp.bias", "cls.seq_relationship.bias", false),
+];
+
+/// The encoder's module paths start with this inside [`BertForPreTraining`].
+const ENCODER_FIELD: &str = "bert.";
+
+/// Where a module path of [`BertModel`] (no `bert.` in front) is stored: the
+/// Hugging Face key without its optional prefix, and whether it is transposed.
+pub fn hf_key(module_path: &str) -> Option<(String, bool)> {
+    KEY_TABLE.iter().find_map(|(ours, theirs, transpose)| {
+        let n = match_pattern(ours, module_path)?;
+        Some((theirs.replace("{n}", &n.unwrap_or_default()), *transpose))
+    })
+}
+
+/// Matches `path` against a pattern with at most one `{n}` (a decimal
+/// segment); returns the digits when there was one.
+fn match_pattern(pattern: &str, path: &str) -> Option<Option<String>> {
+    let p: Vec<&str> = pattern.split('.').collect();
+    let q: Vec<&str> = path.split('.').collect();
+    if p.len() != q.len() {
+        return None;
+    }
+    let mut n = None;
+    for (a, b) in p.iter().zip(&q) {
+        if *a == "{n}" {
+            if b.is_empty() || !b.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            n = Some(b.to_string());
+        } else if a != b {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+/// Merges checkpoints: later ones override earlier ones, key by key, after
+/// each file's encoder keys are brought to the bare form and `gamma`/`beta`
+/// to `weight`/`bias`.
+pub fn merge(checkpoints: &[&Checkpoint]) -> Checkpoint {
+    let mut out = Checkpoint::default();
+    for checkpoint in checkpoints {
+        for (key, tensor) in &checkpoint.tensors {
+            out.tensors.insert(normalise_key(key), tensor.clone());
+        }
+        out.metadata.extend(checkpoint.metadata.clone());
+    }
+    out
+}
+
+fn normalise_key(key: &str) -> String {
+    let bare = key.strip_prefix("bert.").unwrap_or(key);
+    // The decoder's bias is the head's bias (one tensor, tied in PyTorch);
+    // which of the two names a file keeps depends on the saving library.
+    if bare == "cls.predictions.decoder.bias" {
+        return "cls.predictions.bias".to_string();
+    }
+    if bare.contains("LayerNorm.") {
+        if let Some(stem) = bare.strip_suffix("LayerNorm.gamma") {
+            return format!("{stem}LayerNorm.weight");
+        }
+        if let Some(stem) = bare.strip_suffix("LayerNorm.beta") {
+            return format!("{stem}LayerNorm.bias");
+        }
+    }
+    bare.to_string()
+}
+
+/// Loads the encoder (HF `BertModel`) from one or more stacked checkpoints.
+pub fn load_encoder(
+    config: &BertConfig,
+    checkpoints: &[&Checkpoint],
+    device: &Device,
+) -> Result<BertModel, CheckpointError> {
+    config.validate().map_err(CheckpointError::Format)?;
+    let merged = merge(checkpoints);
+    let source = |path: &str| source_for(path);
+    merged.load_mapped(config.init_encoder(device), &source, device)
+}
+
+/// Loads BERT with both pretraining heads. Every parameter must be found:
+/// an encoder-only file (all-MiniLM-L6-v2) needs a second file with the heads.
+pub fn load_pretraining(
+    config: &BertConfig,
+    checkpoints: &[&Checkpoint],
+    device: &Device,
+) -> Result<BertForPreTraining, CheckpointError> {
+    config.validate().map_err(CheckpointError::Format)?;
+    let merged = merge(checkpoints);
+    let source = |path: &str| source_for(path.strip_prefix(ENCODER_FIELD).unwrap_or(path));
+    merged.load_mapped(config.init(device), &source, device)
+}
+
+fn source_for(path: &str) -> Option<Source> {
+    // A path the table does not know is a bug of this file, not of the
+    // checkpoint: report it as missing under its own name.
+    Some(match hf_key(path) {
+        Some((key, true)) => Source::transposed(key),
+        Some((key, false)) => Source::same_layout(key),
+        None => Source::same_layout(format!("<no Hugging Face name for {path}>")),
+    })
+}
+
+/// The inverse of the loader: a module's named tensors (module paths, burn
+/// layout, as [`crate::model::export::named_tensors`] lists them) renamed to
+/// Hugging Face keys (`bert.` in front of encoder keys, as
+/// `BertForPreTraining` writes them) and transposed back where the table says
+/// so. Tensors the table does not know are returned as an error.
+pub fn to_hf_layout(named: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, String> {
+    named
+        .into_iter()
+        .map(|(path, shape, values)| {
+            let (inner, prefix) = match path.strip_prefix(ENCODER_FIELD) {
+                Some(inner) => (inner, "bert."),
+                None => (path.as_str(), ""),
+            };
+            let (key, transpose) =
+                hf_key(inner).ok_or_else(|| format!("no Hugging Face name for {path}"))?;
+            let key = if key.starts_with("cls.") {
+                key
+            } else {
+                format!("{prefix}{key}")
+            };
+            if transpose && shape.len() == 2 {
+                let [rows, cols] = [shape[0], shape[1]];
+                let mut t = vec![0.0f32; values.len()];
+                for r in 0..rows {
+                    for c in 0..cols {
+                        t[c * rows + r] = values[r * cols + c];
+                    }
+                }
+                Ok((key, vec![cols, rows], t))
+            } else {
+                Ok((key, shape, values))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_maps_layer_paths_and_refuses_strangers() {
+        assert_eq!(
+            hf_key("layers.11.attention.query.weight"),
+            Some(("encoder.layer.11.attention.self.query.weight".into(), true))
+        );
+        assert_eq!(
+            hf_key("embeddings.norm.beta"),
+            Some(("embeddings.LayerNorm.bias".into(), false))
+        );
+        assert_eq!(
+            hf_key("mlm.bias"),
+            Some(("cls.predictions.bias".into(), false))
+        );
+        assert_eq!(hf_key("layers.x.attention.query.weight"), None);
+        assert_eq!(hf_key("layers.1.attention.query"), None);
+    }
+
+    #[test]
+    fn prefixed_and_tensorflow_style_keys_are_normalised() {
+        assert_eq!(
+            normalise_key("bert.encoder.layer.0.output.LayerNorm.gamma"),
+            "encoder.layer.0.output.LayerNorm.weight"
+        );
+        assert_eq!(
+            normalise_key("embeddings.LayerNorm.beta"),
+            "embeddings.LayerNorm.bias"
+        );
+        assert_eq!(
+            normalise_key("cls.predictions.bias"),
+            "cls.predictions.bias"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! BERT's input text → ids, with Hugging Face's `tokenizers` reading the
+//! model's own `tokenizer.json` (WordPiece, lower-casing, the special tokens).
+//!
+//! The one place that decides the input format of §3 of the BERT paper:
+//! `[CLS] A [SEP]` for one sentence, `[CLS] A [SEP] B [SEP]` for a pair, with
+//! segment ids 0 for the first part and 1 for B. Padding is off (all-MiniLM's
+//! file pads every input to 128) and over-long input is refused with a
+//! message rather than silently cut.
+
+use tokenizers::Tokenizer;
+
+/// One tokenised input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    pub ids: Vec<u32>,
+    /// Segment (token type) ids: 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`.
+    pub segments: Vec<u32>,
+    /// The WordPiece strings, `##` marking a continuation.
+    pub tokens: Vec<String>,
+    /// Byte offsets of each token in its own sentence ((0, 0) for specials).
+    pub offsets: Vec<(usize, usize)>,
+}
+
+impl Encoded {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Positions holding `id`.
+    pub fn positions_of(&self, id: u32) -> Vec<usize> {
+        (0..self.ids.len()).filter(|&i| self.ids[i] == id).collect()
+    }
+}
+
+/// Why text could not be tokenised, in words a visitor understands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenizeError {
+    Empty,
+    TooLong { tokens: usize, max: usize },
+    Tokenizer(String),
+}
+
+impl std::fmt::Display for TokenizeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenizeError::Empty => write!(f, "Type a sentence first."),
+            TokenizeError::TooLong { tokens, max } => write!(
+                f,
+                "That is {tokens} tokens with [CLS] and [SEP]; the model reads at most {max}. Shorten the text."
+            ),
+            TokenizeError::Tokenizer(e) => write!(f, "The tokenizer failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TokenizeError {}
+
+pub struct BertTokenizer {
+    inner: Tokenizer,
+    max_len: usize,
+    pub cls_id: u32,
+    pub sep_id: u32,
+    pub mask_id: u32,
+    pub pad_id: u32,
+}
+
+impl std::fmt::Debug for BertTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertTokenizer")
+            .field("vocab", &self.vocab_size())
+            .field("max_len", &self.max_len)
+            .finish()
+    }
+}
+
+impl BertTokenizer {
+    /// `max_len`: the model's `max_position_embeddings`.
+    pub fn from_bytes(tokenizer_json: &[u8], max_len: usize) -> Result<Self, String> {
+        let mut inner = Tokenizer::from_bytes(tokenizer_json)
+            .map_err(|e| format!("tokenizer.json could not be read: {e}"))?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| format!("tokenizer.json: {e}"))?;
+        let special = |name: &str| {
+            inner
+                .token_to_id(name)
+                .ok_or_else(|| format!("tokenizer.json has no {name} token"))
+        };
+        Ok(BertTokenizer {
+            cls_id: special("[CLS]")?,
+            sep_id: special("[SEP]")?,
+            mask_id: special("[MASK]")?,
+            pad_id: special("[PAD]")?,
+            inner,
+            max_len,
+        })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    pub fn token(&self, id: u32) -> String {
+        self.inner
+            .id_to_token(id)
+            .unwrap_or_else(|| format!("<{id}>"))
+    }
+
+    pub fn id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// `[CLS] a [SEP]`, or `[CLS] a [SEP] b [SEP]` when `b` is given.
+    pub fn encode(&self, a: &str, b: Option<&str>) -> Result<Encoded, TokenizeError> {
+        if a.trim().is_empty() || b.is_some_and(|b| b.trim().is_empty()) {
+            return Err(TokenizeError::Empty);
+        }
+        let encoding = match b {
+            Some(b) => self.inner.encode((a, b), true),
+            None => self.inner.encode(a, true),
+        }
+        .map_err(|e| TokenizeError::Tokenizer(e.to_string()))?;
+        if encoding.get_ids().len() > self.max_len {
+            return Err(TokenizeError::TooLong {
+                tokens: encoding.get_ids().len(),
+                max: self.max_len,
+            });
+        }
+        Ok(Encoded {
+            ids: encoding.get_ids().to_vec(),
+            segments: encoding.get_type_ids().to_vec(),
+            tokens: encoding.get_tokens().to_vec(),
+            offsets: encoding.get_offsets().to_vec(),
+        })
+    }
+
+    /// Text back from ids, WordPiece continuations joined.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.inner.decode(ids, true).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// all-MiniLM-L6-v2's tokenizer.json (bert-base-uncased's vocabulary), fetched by `make setup`.
+    pub(crate) fn minilm_tokenizer() -> BertTokenizer {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.assets/www/minilm/tokenizer.json"
+        );
+        let bytes = std::fs::read(path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (run `make setup` to fetch the assets)"));
+        BertTokenizer::from_bytes(&bytes, 512).unwrap()
+    }
+
+    #[test]
+    fn one_sentence_is_cls_a_sep_in_segment_zero() {
+        let t = minilm_tokenizer();
+        let e = t.encode("The capital of France is [MASK].", None).unwrap();
+        assert_eq!(
+            e.tokens,
+            ["[CLS]", "the", "capital", "of", "france", "is", "[MASK]", ".", "[SEP]"]
+        );
+        // bert-base-uncased's ids: [CLS] 101, [SEP] 102, [MASK] 103.
+        assert_eq!(
+            (t.cls_id, t.sep_id, t.mask_id, t.pad_id),
+            (101, 102, 103, 0)
+        );
+        assert_eq!(e.ids[0], 101);
+        assert_eq!(e.positions_of(t.mask_id), vec![6]);
+        assert!(e.segments.iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn a_pair_gets_segment_one_after_the_first_sep() {
+        let t = minilm_tokenizer();
+        // Expected pieces and segments as transformers' BertTokenizerFast gives them.
+        let e = t
+            .encode("He went home.", Some("Playing unbelievably."))
+            .unwrap();
+        assert_eq!(
+            e.tokens,
+            [
+                "[CLS]", "he", "went", "home", ".", "[SEP]", "playing", "un", "##bel", "##ie",
+                "##va", "##bly", ".", "[SEP]"
+            ]
+        );
+        assert_eq!(e.segments, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+        let e = t.encode("tokenization", None).unwrap();
+        assert_eq!(e.tokens, ["[CLS]", "token", "##ization", "[SEP]"]);
+    }
+
+    #[test]
+    fn empty_and_overlong_text_are_refused_with_a_reason() {
+        let t = minilm_tokenizer();
+        assert_eq!(t.encode("   ", None), Err(TokenizeError::Empty));
+        assert_eq!(t.encode("a", Some("")), Err(TokenizeError::Empty));
+        let long = "word ".repeat(600);
+        match t.encode(&long, None) {
+            Err(TokenizeError::TooLong { tokens, max }) => {
+                assert_eq!((tokens, max), (602, 512));
+            }
+            other => panic!("expected TooLong, got {other:?}"),
+        }
+        assert!(TokenizeError::TooLong {
+            tokens: 602,
+            max: 512
+        }
+        .to_string()
+        .contains("at most 512"));
+    }
+}
