@@ -10,7 +10,7 @@ PUBLIC_URL ?= /
 # Native wgpu tests (Vulkan via lavapipe) want a private runtime dir.
 export XDG_RUNTIME_DIR ?= /tmp/pretext-runtime-$(shell id -u)
 
-.PHONY: setup build serve dist test lint unit wasm e2e clean train-igpt golden
+.PHONY: setup build serve dist test lint unit wasm e2e clean train-igpt train-bert golden
 
 setup:
 	@bash scripts/setup.sh
@@ -57,6 +57,13 @@ IGPT_STEPS ?= 600
 train-igpt: setup
 	cargo run --release --example train_igpt -- --objective next --steps $(IGPT_STEPS)
 	cargo run --release --example train_igpt -- --objective masked --steps $(IGPT_STEPS)
+
+# Trains the BERT demo's fill-mask model (MLM + NSP on the all-MiniLM-L6-v2
+# encoder; weights/bert-mlm.safetensors and .log). Resumes from
+# weights/bert-mlm.ckpt.safetensors when present. See weights/README.md.
+BERT_STEPS ?= 2000
+train-bert: setup
+	cargo run --release --example train_bert -- --steps $(BERT_STEPS)
 
 # Regenerates the BERT golden fixtures (tests/golden/bert, committed) with the
 # reference implementation, Hugging Face transformers on PyTorch, pinned in

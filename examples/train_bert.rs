@@ -6,6 +6,7 @@
 //!   cargo run --release --example train_bert -- --steps 2000
 //!   cargo run --release --example train_bert -- --eval-only
 //!   cargo run --release --example train_bert -- --measure 5     # throughput only
+//!   cargo run --release --example train_bert -- --backend wgpu  # on a GPU
 //!
 //! (`make train-bert` runs it.) Reads .assets/www/minilm (config, weights,
 //! tokenizer) and the State of the Union speeches in .assets/data/sotu, both
@@ -52,6 +53,7 @@ struct Args {
     seed: u64,
     eval_only: bool,
     measure: usize,
+    backend: String,
     out_dir: String,
 }
 
@@ -67,6 +69,7 @@ fn parse_args() -> Args {
         seed: 0,
         eval_only: false,
         measure: 0,
+        backend: "ndarray".into(),
         out_dir: "weights".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -82,6 +85,7 @@ fn parse_args() -> Args {
             "--eval-every" => args.eval_every = value().parse().expect("--eval-every"),
             "--seed" => args.seed = value().parse().expect("--seed"),
             "--out-dir" => args.out_dir = value(),
+            "--backend" => args.backend = value(),
             "--eval-only" => args.eval_only = true,
             "--measure" => args.measure = value().parse().expect("--measure"),
             other => panic!("unknown flag {other}"),
@@ -228,7 +232,12 @@ fn write(path: &str, tensors: &[NamedTensor], precision: Precision, meta: &[(&st
 
 fn main() {
     let args = parse_args();
-    let device: Device = pretext::model::cpu_device();
+    // ndarray on the CPU; wgpu where a GPU (Vulkan) is available.
+    let device: Device = match args.backend.as_str() {
+        "ndarray" => pretext::model::cpu_device(),
+        "wgpu" => Device::wgpu_options().init().expect("no wgpu device"),
+        other => panic!("--backend ndarray|wgpu, not {other}"),
+    };
     device.seed(args.seed);
     std::fs::create_dir_all(&args.out_dir).unwrap();
     let out = format!("{}/bert-mlm.safetensors", args.out_dir);
@@ -399,9 +408,10 @@ fn main() {
     if args.measure > 0 {
         let seconds = window.4.elapsed().as_secs_f64();
         say(format!(
-            "measure: {} steps of {} pairs, {:.2} s/step, {:.0} tokens/s (top {} layers trainable, {} threads)",
+            "measure: {} steps of {} pairs on {}, {:.2} s/step, {:.0} tokens/s (top {} layers trainable, {} threads)",
             window.2,
             args.batch,
+            args.backend,
             seconds / window.2 as f64,
             window.3 as f64 / seconds,
             args.train_layers,
