@@ -310,3 +310,49 @@ fn an_exported_model_loads_back_through_the_key_table() {
     let diff: f32 = (a - b).abs().max().into_scalar();
     assert_eq!(diff, 0.0);
 }
+
+/// Fill-mask reads back only the asked rows and ranks them on the CPU: its
+/// top-5 equals the softmax of transformers' logits at those rows.
+#[test]
+fn fill_mask_ranks_the_reference_distribution() {
+    use crate::model::bert_tokenizer::Encoded;
+    use crate::model::fill_mask::{fill_mask, top_k};
+    let dir = format!("{GOLDEN}/tiny-a");
+    let config =
+        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
+            .unwrap();
+    let weights = checkpoint(&format!("{dir}/model.safetensors"));
+    let reference = checkpoint(&format!("{dir}/reference.safetensors"));
+    let tokens = stored(&reference, "tokens");
+    let segments = stored(&reference, "segments");
+    let t = tokens.shape[1];
+    let encoded = Encoded {
+        ids: tokens.values[..t].iter().map(|&v| v as u32).collect(),
+        segments: segments.values[..t].iter().map(|&v| v as u32).collect(),
+        tokens: vec![String::new(); t],
+        offsets: vec![(0, 0); t],
+    };
+    let logits = stored(&reference, "mlm_logits");
+    let vocab = config.vocab_size;
+    for (name, device) in test_devices::all() {
+        let model = load_pretraining(&config, &[&weights], &device).unwrap();
+        let got = pollster::block_on(fill_mask(&model, &encoded, &[3, 8], 5, &device)).unwrap();
+        for (row, &p) in [3usize, 8].iter().enumerate() {
+            let want = top_k(
+                &crate::model::igpt::softmax_row(&logits.values[p * vocab..(p + 1) * vocab]),
+                5,
+            );
+            let ids = |c: &[crate::model::fill_mask::Candidate]| {
+                c.iter().map(|c| c.id).collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&got[row]), ids(&want), "{name}: position {p}");
+            for (a, b) in got[row].iter().zip(&want) {
+                assert!(
+                    (a.probability - b.probability).abs() < 1e-4,
+                    "{name}: {a:?} vs {b:?}"
+                );
+            }
+        }
+        assert!(pollster::block_on(fill_mask(&model, &encoded, &[t], 5, &device)).is_err());
+    }
+}

@@ -14,6 +14,7 @@ pub mod bert_tokenizer;
 pub mod checkpoint;
 pub mod contrastive;
 pub mod export;
+pub mod fill_mask;
 pub mod igpt;
 pub mod igpt_sampling;
 pub mod mlm;
