@@ -21,7 +21,7 @@ use burn::nn::{
     LinearConfig,
 };
 use burn::tensor::activation::{gelu, gelu_approximate};
-use burn::tensor::{Bool, Device, Int, Tensor};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::model::attention::{AttentionMask, SelfAttention, SelfAttentionConfig};
 
@@ -229,6 +229,20 @@ pub struct BertInput {
     pub segments: Tensor<2, Int>,
     /// [batch, t], true where the position is padding (never attended to).
     pub padding: Option<Tensor<2, Bool>>,
+}
+
+impl BertInput {
+    /// One tokenised sentence or pair as a batch of one, no padding.
+    pub fn single(encoded: &crate::model::bert_tokenizer::Encoded, device: &Device) -> Self {
+        let t = encoded.len();
+        let ids: Vec<i64> = encoded.ids.iter().map(|&v| v as i64).collect();
+        let segments: Vec<i64> = encoded.segments.iter().map(|&v| v as i64).collect();
+        BertInput {
+            tokens: Tensor::from_data(TensorData::new(ids, [1, t]), device),
+            segments: Tensor::from_data(TensorData::new(segments, [1, t]), device),
+            padding: None,
+        }
+    }
 }
 
 /// What the encoder computed.

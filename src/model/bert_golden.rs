@@ -52,16 +52,39 @@ fn relative_error<const D: usize>(ours: Tensor<D>, reference: &StoredTensor) -> 
 
 const TOLERANCE: f32 = 1e-4;
 
+/// A tiny golden model: its config, weights and reference outputs.
+fn tiny(shape: &str) -> (BertConfig, Checkpoint, Checkpoint) {
+    let dir = format!("{GOLDEN}/tiny-{shape}");
+    (
+        config_at(&dir),
+        checkpoint(&format!("{dir}/model.safetensors")),
+        checkpoint(&format!("{dir}/reference.safetensors")),
+    )
+}
+
+fn config_at(dir: &str) -> BertConfig {
+    let path = format!("{dir}/config.json");
+    BertConfig::from_hf_json(&String::from_utf8(read(&path)).unwrap())
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Row 0 of a reference's inputs (a full-length pair) as a tokenised input.
+fn first_row(reference: &Checkpoint) -> crate::model::bert_tokenizer::Encoded {
+    let tokens = stored(reference, "tokens");
+    let segments = stored(reference, "segments");
+    let t = tokens.shape[1];
+    crate::model::bert_tokenizer::Encoded {
+        ids: tokens.values[..t].iter().map(|&v| v as u32).collect(),
+        segments: segments.values[..t].iter().map(|&v| v as u32).collect(),
+        tokens: vec![String::new(); t],
+        offsets: vec![(0, 0); t],
+    }
+}
+
 #[test]
 fn tiny_bert_for_pretraining_matches_transformers_in_two_shapes() {
     for shape in ["a", "b"] {
-        let dir = format!("{GOLDEN}/tiny-{shape}");
-        let config = BertConfig::from_hf_json(
-            &String::from_utf8(read(&format!("{dir}/config.json"))).unwrap(),
-        )
-        .unwrap();
-        let weights = checkpoint(&format!("{dir}/model.safetensors"));
-        let reference = checkpoint(&format!("{dir}/reference.safetensors"));
+        let (config, weights, reference) = tiny(shape);
         for (device_name, device) in test_devices::all() {
             let model = load_pretraining(&config, &[&weights], &device)
                 .unwrap_or_else(|e| panic!("tiny-{shape}: {e}"));
@@ -112,10 +135,7 @@ fn tiny_bert_for_pretraining_matches_transformers_in_two_shapes() {
 
 #[test]
 fn all_minilm_l6_v2_tokenises_and_encodes_as_transformers_does() {
-    let config = BertConfig::from_hf_json(
-        &String::from_utf8(read(&format!("{MINILM}/config.json"))).unwrap(),
-    )
-    .unwrap();
+    let config = config_at(MINILM);
     let weights = checkpoint(&format!("{MINILM}/model.safetensors"));
     let reference = checkpoint(&format!("{GOLDEN}/minilm-reference.safetensors"));
     let sentences: Vec<String> = serde_json::from_str(&reference.metadata["sentences"]).unwrap();
@@ -150,10 +170,7 @@ fn all_minilm_l6_v2_tokenises_and_encodes_as_transformers_does() {
 
 #[test]
 fn an_encoder_only_checkpoint_cannot_pass_for_a_model_with_heads() {
-    let config = BertConfig::from_hf_json(
-        &String::from_utf8(read(&format!("{MINILM}/config.json"))).unwrap(),
-    )
-    .unwrap();
+    let config = config_at(MINILM);
     let weights = checkpoint(&format!("{MINILM}/model.safetensors"));
     match load_pretraining(&config, &[&weights], &test_devices::cpu()) {
         Err(CheckpointError::Missing(keys)) => {
@@ -173,12 +190,8 @@ fn an_encoder_only_checkpoint_cannot_pass_for_a_model_with_heads() {
 
 #[test]
 fn a_checkpoint_of_another_shape_is_refused_by_name() {
-    let dir = format!("{GOLDEN}/tiny-a");
-    let mut config =
-        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
-            .unwrap();
+    let (mut config, weights, _) = tiny("a");
     config.intermediate_size += 1;
-    let weights = checkpoint(&format!("{dir}/model.safetensors"));
     match load_pretraining(&config, &[&weights], &test_devices::cpu()) {
         Err(CheckpointError::Shape { key, .. }) => {
             assert!(key.contains("intermediate.dense.weight"), "{key}")
@@ -201,12 +214,7 @@ fn pretraining_losses_equal_cross_entropy_over_the_reference_logits() {
     use crate::model::mlm::{
         pretraining_losses, NextSentence, PretrainingBatch, PretrainingExample,
     };
-    let dir = format!("{GOLDEN}/tiny-a");
-    let config =
-        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
-            .unwrap();
-    let weights = checkpoint(&format!("{dir}/model.safetensors"));
-    let reference = checkpoint(&format!("{dir}/reference.safetensors"));
+    let (config, weights, reference) = tiny("a");
     let device = test_devices::cpu();
     let model = load_pretraining(&config, &[&weights], &device).unwrap();
     let tokens = stored(&reference, "tokens");
@@ -280,17 +288,9 @@ fn pretraining_losses_equal_cross_entropy_over_the_reference_logits() {
 fn an_exported_model_loads_back_through_the_key_table() {
     use crate::model::bert_loader::to_hf_layout;
     use crate::model::export::{named_tensors, safetensors_bytes_with, Precision};
-    let dir = format!("{GOLDEN}/tiny-b");
-    let config =
-        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
-            .unwrap();
+    let (config, weights, reference) = tiny("b");
     let device = test_devices::cpu();
-    let model = load_pretraining(
-        &config,
-        &[&checkpoint(&format!("{dir}/model.safetensors"))],
-        &device,
-    )
-    .unwrap();
+    let model = load_pretraining(&config, &[&weights], &device).unwrap();
     let named = pollster::block_on(named_tensors(&model)).unwrap();
     let hf = to_hf_layout(named).unwrap();
     assert!(hf
@@ -299,7 +299,6 @@ fn an_exported_model_loads_back_through_the_key_table() {
     assert!(hf.iter().any(|(k, _, _)| k == "cls.predictions.bias"));
     let bytes = safetensors_bytes_with(&hf, Precision::F32, &[]);
     let again = load_pretraining(&config, &[&Checkpoint::parse(&bytes).unwrap()], &device).unwrap();
-    let reference = checkpoint(&format!("{dir}/reference.safetensors"));
     let input = BertInput {
         tokens: ints(stored(&reference, "tokens"), &device),
         segments: ints(stored(&reference, "segments"), &device),
@@ -315,23 +314,10 @@ fn an_exported_model_loads_back_through_the_key_table() {
 /// top-5 equals the softmax of transformers' logits at those rows.
 #[test]
 fn fill_mask_ranks_the_reference_distribution() {
-    use crate::model::bert_tokenizer::Encoded;
     use crate::model::fill_mask::{fill_mask, top_k};
-    let dir = format!("{GOLDEN}/tiny-a");
-    let config =
-        BertConfig::from_hf_json(&String::from_utf8(read(&format!("{dir}/config.json"))).unwrap())
-            .unwrap();
-    let weights = checkpoint(&format!("{dir}/model.safetensors"));
-    let reference = checkpoint(&format!("{dir}/reference.safetensors"));
-    let tokens = stored(&reference, "tokens");
-    let segments = stored(&reference, "segments");
-    let t = tokens.shape[1];
-    let encoded = Encoded {
-        ids: tokens.values[..t].iter().map(|&v| v as u32).collect(),
-        segments: segments.values[..t].iter().map(|&v| v as u32).collect(),
-        tokens: vec![String::new(); t],
-        offsets: vec![(0, 0); t],
-    };
+    let (config, weights, reference) = tiny("a");
+    let encoded = first_row(&reference);
+    let t = encoded.len();
     let logits = stored(&reference, "mlm_logits");
     let vocab = config.vocab_size;
     for (name, device) in test_devices::all() {
@@ -354,5 +340,20 @@ fn fill_mask_ranks_the_reference_distribution() {
             }
         }
         assert!(pollster::block_on(fill_mask(&model, &encoded, &[t], 5, &device)).is_err());
+    }
+}
+
+/// P(IsNext) is the softmax of transformers' NSP logits (row 0: a full pair).
+#[test]
+fn the_next_sentence_probability_matches_the_reference() {
+    use crate::model::mlm::is_next_probability;
+    let (config, weights, reference) = tiny("b");
+    let encoded = first_row(&reference);
+    let nsp = stored(&reference, "nsp_logits");
+    let want = 1.0 / (1.0 + (nsp.values[1] - nsp.values[0]).exp());
+    for (name, device) in test_devices::all() {
+        let model = load_pretraining(&config, &[&weights], &device).unwrap();
+        let got = pollster::block_on(is_next_probability(&model, &encoded, &device)).unwrap();
+        assert!((got - want).abs() < 1e-4, "{name}: {got} vs {want}");
     }
 }

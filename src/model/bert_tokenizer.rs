@@ -124,17 +124,42 @@ impl BertTokenizer {
         if a.trim().is_empty() || b.is_some_and(|b| b.trim().is_empty()) {
             return Err(TokenizeError::Empty);
         }
+        let encoded = self.encode_unchecked(a, b)?;
+        if encoded.len() > self.max_len {
+            return Err(TokenizeError::TooLong {
+                tokens: encoded.len(),
+                max: self.max_len,
+            });
+        }
+        Ok(encoded)
+    }
+
+    /// Like [`BertTokenizer::encode`], but over-long input is cut to the
+    /// model's length instead of refused (the longer part first, keeping both
+    /// final [SEP]s); also returns the untruncated length when it was cut, for
+    /// the notice the page shows.
+    pub fn encode_truncating(
+        &self,
+        a: &str,
+        b: Option<&str>,
+    ) -> Result<(Encoded, Option<usize>), TokenizeError> {
+        match self.encode(a, b) {
+            Err(TokenizeError::TooLong { tokens, .. }) => {
+                // Empty input was refused above; this is only the too-long case.
+                let mut encoded = self.encode_unchecked(a, b)?;
+                truncate_pair(&mut encoded, self.max_len);
+                Ok((encoded, Some(tokens)))
+            }
+            other => other.map(|e| (e, None)),
+        }
+    }
+
+    fn encode_unchecked(&self, a: &str, b: Option<&str>) -> Result<Encoded, TokenizeError> {
         let encoding = match b {
             Some(b) => self.inner.encode((a, b), true),
             None => self.inner.encode(a, true),
         }
         .map_err(|e| TokenizeError::Tokenizer(e.to_string()))?;
-        if encoding.get_ids().len() > self.max_len {
-            return Err(TokenizeError::TooLong {
-                tokens: encoding.get_ids().len(),
-                max: self.max_len,
-            });
-        }
         Ok(Encoded {
             ids: encoding.get_ids().to_vec(),
             segments: encoding.get_type_ids().to_vec(),
@@ -146,6 +171,30 @@ impl BertTokenizer {
     /// Text back from ids, WordPiece continuations joined.
     pub fn decode(&self, ids: &[u32]) -> String {
         self.inner.decode(ids, true).unwrap_or_default()
+    }
+}
+
+/// Cuts `[CLS] A [SEP] (B [SEP])` to `max_len` tokens, removing from the end
+/// of the longer segment one token at a time (as BERT's data preparation
+/// does), so both segments keep their [SEP].
+fn truncate_pair(e: &mut Encoded, max_len: usize) {
+    while e.ids.len() > max_len {
+        let a_len = e.segments.iter().filter(|&&s| s == 0).count();
+        let b_len = e.ids.len() - a_len;
+        // The last content token of the longer segment (A ends at a_len - 2,
+        // before its [SEP]; B at len - 2).
+        let victim = if b_len > 0 && b_len >= a_len {
+            e.ids.len() - 2
+        } else {
+            a_len - 2
+        };
+        if victim == 0 {
+            break;
+        }
+        e.ids.remove(victim);
+        e.segments.remove(victim);
+        e.tokens.remove(victim);
+        e.offsets.remove(victim);
     }
 }
 

@@ -14,6 +14,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::model::bert::{BertForPreTraining, BertInput};
 use crate::model::bert_tokenizer::Encoded;
+use crate::model::simclr::read_f32;
 
 /// One candidate for a [MASK].
 #[derive(Debug, Clone, PartialEq)]
@@ -62,14 +63,10 @@ pub async fn fill_mask(
     if let Some(&p) = positions.iter().find(|&&p| p >= t) {
         return Err(format!("position {p} is outside the {t} tokens"));
     }
-    let ids: Vec<i64> = encoded.ids.iter().map(|&v| v as i64).collect();
-    let segments: Vec<i64> = encoded.segments.iter().map(|&v| v as i64).collect();
-    let input = BertInput {
-        tokens: Tensor::from_data(TensorData::new(ids, [1, t]), device),
-        segments: Tensor::from_data(TensorData::new(segments, [1, t]), device),
-        padding: None,
-    };
-    let hidden = model.bert.forward(&input).hidden;
+    let hidden = model
+        .bert
+        .forward(&BertInput::single(encoded, device))
+        .hidden;
     let d = hidden.dims()[2];
     let rows = Tensor::<1, Int>::from_data(
         TensorData::new(
@@ -81,12 +78,9 @@ pub async fn fill_mask(
     let selected = hidden.reshape([t, d]).select(0, rows);
     let probabilities = softmax(model.mlm_logits_rows(selected), 1);
     let vocab = probabilities.dims()[1];
-    let values = probabilities
-        .into_data_async()
+    let values = read_f32(probabilities)
         .await
-        .map_err(|e| format!("reading the predictions back failed: {e:?}"))?
-        .try_to_vec::<f32>()
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| format!("reading the predictions back failed: {e}"))?;
     Ok(values.chunks(vocab).map(|row| top_k(row, k)).collect())
 }
 

@@ -16,6 +16,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::model::bert::{BertForPreTraining, BertInput};
 use crate::model::rng::Rng;
+use crate::model::simclr::read_f32;
 
 /// The paper's rates.
 pub const SELECT_RATE: f32 = 0.15;
@@ -192,6 +193,24 @@ pub fn split_sentences(text: &str) -> Vec<String> {
         sentences.push(rest);
     }
     sentences
+}
+
+/// P(IsNext) for one encoded pair `[CLS] A [SEP] B [SEP]`: the softmax of the
+/// NSP head on C, read back asynchronously.
+pub async fn is_next_probability(
+    model: &BertForPreTraining,
+    encoded: &crate::model::bert_tokenizer::Encoded,
+    device: &Device,
+) -> Result<f32, String> {
+    let pooled = model
+        .bert
+        .forward(&BertInput::single(encoded, device))
+        .pooled;
+    let probabilities = burn::tensor::activation::softmax(model.nsp_logits(pooled), 1);
+    let values = read_f32(probabilities)
+        .await
+        .map_err(|e| format!("reading the NSP result back failed: {e}"))?;
+    Ok(values[NextSentence::IsNext as usize])
 }
 
 /// One training batch, already padded: inputs, segment ids, padding, the
