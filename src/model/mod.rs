@@ -9,6 +9,7 @@ pub mod augment;
 pub mod bert;
 #[cfg(test)]
 mod bert_golden;
+pub mod bert_learn;
 pub mod bert_loader;
 pub mod bert_tokenizer;
 pub mod checkpoint;
