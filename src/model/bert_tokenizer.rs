@@ -101,6 +101,62 @@ impl BertTokenizer {
         })
     }
 
+    /// For checkpoints that ship only `vocab.txt` (one WordPiece per line,
+    /// the line number its id), as google/bert_uncased_L-*_H-* do: the same
+    /// pipeline Hugging Face builds for BERT (BertNormalizer, BertPreTokenizer,
+    /// WordPiece with `##` continuations, `[CLS] A [SEP] B [SEP]`), written as
+    /// a tokenizer.json and read by the same crate.
+    pub fn from_vocab_txt(
+        vocab_txt: &str,
+        lowercase: bool,
+        max_len: usize,
+    ) -> Result<Self, String> {
+        let vocab: serde_json::Map<String, serde_json::Value> = vocab_txt
+            .lines()
+            .enumerate()
+            .map(|(i, line)| {
+                (
+                    line.trim_end_matches('\r').to_string(),
+                    serde_json::json!(i),
+                )
+            })
+            .collect();
+        let id = |name: &str| {
+            vocab
+                .get(name)
+                .and_then(|v| v.as_u64())
+                .ok_or_else(|| format!("vocab.txt has no {name} token"))
+        };
+        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+        let specials: Vec<serde_json::Value> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+            .iter()
+            .map(|name| {
+                Ok(serde_json::json!({
+                    "id": id(name)?, "content": name, "single_word": false, "lstrip": false,
+                    "rstrip": false, "normalized": false, "special": true
+                }))
+            })
+            .collect::<Result<_, String>>()?;
+        let json = serde_json::json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": specials,
+            "normalizer": {
+                "type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+                "strip_accents": null, "lowercase": lowercase
+            },
+            "pre_tokenizer": { "type": "BertPreTokenizer" },
+            "post_processor": { "type": "BertProcessing", "sep": ["[SEP]", sep], "cls": ["[CLS]", cls] },
+            "decoder": { "type": "WordPiece", "prefix": "##", "cleanup": true },
+            "model": {
+                "type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100, "vocab": vocab
+            }
+        });
+        Self::from_bytes(json.to_string().as_bytes(), max_len)
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
@@ -248,6 +304,36 @@ pub(crate) mod tests {
         assert_eq!(e.segments, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
         let e = t.encode("tokenization", None).unwrap();
         assert_eq!(e.tokens, ["[CLS]", "token", "##ization", "[SEP]"]);
+    }
+
+    #[test]
+    fn a_vocab_txt_tokenises_exactly_as_the_tokenizer_json() {
+        // all-MiniLM's vocabulary written out as a vocab.txt (ids = line numbers).
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.assets/www/minilm/tokenizer.json"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let vocab = json["model"]["vocab"].as_object().unwrap();
+        let mut lines = vec![String::new(); vocab.len()];
+        for (token, id) in vocab {
+            lines[id.as_u64().unwrap() as usize] = token.clone();
+        }
+        let from_txt = BertTokenizer::from_vocab_txt(&lines.join("\n"), true, 512).unwrap();
+        let reference = minilm_tokenizer();
+        for (a, b) in [
+            ("The capital of France is [MASK].", None),
+            (
+                "Héllo,  WORLD!! unbelievably 東京 🙂",
+                Some("Tokenization isn't hard."),
+            ),
+        ] {
+            assert_eq!(from_txt.encode(a, b), reference.encode(a, b), "{a:?}");
+        }
+        assert!(BertTokenizer::from_vocab_txt("a\nb\n", true, 512)
+            .unwrap_err()
+            .contains("[CLS]"));
     }
 
     #[test]

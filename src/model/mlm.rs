@@ -66,16 +66,19 @@ impl Corrupted {
 
 impl MlmRule {
     /// Applies the rule to `ids`; positions where `special` is true ([CLS],
-    /// [SEP], padding) are never selected. At least one position is selected
-    /// when any is eligible, so every sequence teaches something.
+    /// [SEP], padding) are never selected. Like the paper's reference code
+    /// (`create_pretraining_data.py`), exactly round(15% of the eligible
+    /// positions), at least one, are selected, at random: every sequence
+    /// teaches something, and the counter on the page converges to 15%.
     pub fn corrupt(&self, ids: &[u32], special: &[bool], rng: &mut Rng) -> Corrupted {
         let eligible: Vec<usize> = (0..ids.len()).filter(|&i| !special[i]).collect();
         let mut selected: Vec<bool> = vec![false; ids.len()];
-        for &i in &eligible {
-            selected[i] = rng.chance(self.select_rate);
-        }
-        if !eligible.is_empty() && !selected.iter().any(|&s| s) {
-            selected[eligible[rng.below(eligible.len())]] = true;
+        if !eligible.is_empty() {
+            let k = ((eligible.len() as f32 * self.select_rate).round() as usize)
+                .clamp(1, eligible.len());
+            for pick in rng.choose_distinct(eligible.len(), k) {
+                selected[eligible[pick]] = true;
+            }
         }
         let mut inputs = ids.to_vec();
         let mut kinds = vec![Corruption::NotSelected; ids.len()];
@@ -96,6 +99,50 @@ impl MlmRule {
             };
         }
         Corrupted { inputs, kinds }
+    }
+}
+
+/// What the rule did over many draws: the page's counter, converging to
+/// 15% selected and 80/10/10 of those.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CorruptionTally {
+    /// Positions the rule could select (not [CLS]/[SEP]/padding).
+    pub eligible: usize,
+    pub masked: usize,
+    pub randomized: usize,
+    pub unchanged: usize,
+}
+
+impl CorruptionTally {
+    pub fn add(&mut self, corrupted: &Corrupted, special: &[bool]) {
+        self.eligible += special.iter().filter(|&&s| !s).count();
+        for kind in &corrupted.kinds {
+            match kind {
+                Corruption::Masked => self.masked += 1,
+                Corruption::Randomized => self.randomized += 1,
+                Corruption::Unchanged => self.unchanged += 1,
+                Corruption::NotSelected => {}
+            }
+        }
+    }
+
+    pub fn selected(&self) -> usize {
+        self.masked + self.randomized + self.unchanged
+    }
+
+    /// Selected / eligible.
+    pub fn selected_share(&self) -> f64 {
+        self.selected() as f64 / self.eligible.max(1) as f64
+    }
+
+    /// Shares of the selected that were masked, randomised, left unchanged.
+    pub fn shares(&self) -> [f64; 3] {
+        let n = self.selected().max(1) as f64;
+        [
+            self.masked as f64 / n,
+            self.randomized as f64 / n,
+            self.unchanged as f64 / n,
+        ]
     }
 }
 
@@ -357,16 +404,15 @@ mod tests {
         let ids: Vec<u32> = (0..200_000).map(|i| 2000 + (i % 5000)).collect();
         let special = vec![false; ids.len()];
         let c = rule().corrupt(&ids, &special, &mut rng);
-        let count = |k: Corruption| c.kinds.iter().filter(|&&x| x == k).count() as f64;
-        let selected = ids.len() as f64 - count(Corruption::NotSelected);
+        let mut tally = CorruptionTally::default();
+        tally.add(&c, &special);
+        let selected = tally.selected() as f64;
         // 15% ± 0.3% selected; of those 80/10/10 ± 1%.
-        assert!(
-            (selected / ids.len() as f64 - 0.15).abs() < 0.003,
-            "{selected}"
-        );
-        assert!((count(Corruption::Masked) / selected - 0.8).abs() < 0.01);
-        assert!((count(Corruption::Randomized) / selected - 0.1).abs() < 0.01);
-        assert!((count(Corruption::Unchanged) / selected - 0.1).abs() < 0.01);
+        assert!((tally.selected_share() - 0.15).abs() < 0.003, "{tally:?}");
+        let [masked, random, unchanged] = tally.shares();
+        assert!((masked - 0.8).abs() < 0.01, "{tally:?}");
+        assert!((random - 0.1).abs() < 0.01, "{tally:?}");
+        assert!((unchanged - 0.1).abs() < 0.01, "{tally:?}");
         for (i, kind) in c.kinds.iter().enumerate() {
             match kind {
                 Corruption::Masked => assert_eq!(c.inputs[i], 103),
@@ -378,6 +424,28 @@ mod tests {
         let targets: Vec<(usize, u32)> = c.targets(&ids).collect();
         assert_eq!(targets.len() as f64, selected);
         assert!(targets.iter().all(|&(i, id)| id == ids[i]));
+    }
+
+    #[test]
+    fn the_counter_over_many_draws_of_one_sentence_converges_to_80_10_10() {
+        // [CLS] w1 … w12 [SEP]: 12 eligible, round(1.8) = 2 selected per draw.
+        let ids: Vec<u32> = std::iter::once(101)
+            .chain(2000..2012)
+            .chain(std::iter::once(102))
+            .collect();
+        let special: Vec<bool> = (0..ids.len())
+            .map(|i| i == 0 || i == ids.len() - 1)
+            .collect();
+        let mut rng = Rng::new(11);
+        let mut tally = CorruptionTally::default();
+        for _ in 0..5000 {
+            tally.add(&rule().corrupt(&ids, &special, &mut rng), &special);
+        }
+        assert_eq!((tally.eligible, tally.selected()), (60_000, 10_000));
+        let [masked, random, unchanged] = tally.shares();
+        assert!((masked - 0.8).abs() < 0.02, "{tally:?}");
+        assert!((random - 0.1).abs() < 0.015, "{tally:?}");
+        assert!((unchanged - 0.1).abs() < 0.015, "{tally:?}");
     }
 
     #[test]
