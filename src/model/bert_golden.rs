@@ -357,3 +357,49 @@ fn the_next_sentence_probability_matches_the_reference() {
         assert!((got - want).abs() < 1e-4, "{name}: {got} vs {want}");
     }
 }
+
+/// The page's path: MiniLM's files plus a second file with the heads load as
+/// one fill-mask model; wrong files are refused with a message.
+#[test]
+fn a_fill_mask_model_loads_from_stacked_files_and_wrong_files_say_why() {
+    use crate::model::bert_loader::{load_fill_mask_model, to_hf_layout, TokenizerFile};
+    use crate::model::export::{named_tensors, safetensors_bytes_with, Precision};
+    let device = test_devices::cpu();
+    let config_json = read(&format!("{MINILM}/config.json"));
+    let minilm = read(&format!("{MINILM}/model.safetensors"));
+    let tokenizer_json = read(&format!("{MINILM}/tokenizer.json"));
+    let tokenizer = || TokenizerFile::Json(&tokenizer_json);
+    // Fresh heads, written as the training command writes them.
+    let fresh = config_at(MINILM).init(&device);
+    let heads: Vec<_> = to_hf_layout(pollster::block_on(named_tensors(&fresh)).unwrap())
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _, _)| k.starts_with("cls."))
+        .collect();
+    let heads = safetensors_bytes_with(&heads, Precision::F16, &[]);
+
+    let loaded =
+        load_fill_mask_model(&config_json, &[&minilm, &heads], tokenizer(), &device).unwrap();
+    assert_eq!(loaded.config.num_hidden_layers, 6);
+    assert_eq!(loaded.tokenizer.mask_id, 103);
+
+    let error = |config: &[u8], weights: &[&[u8]]| {
+        load_fill_mask_model(config, weights, tokenizer(), &device)
+            .err()
+            .expect("should fail")
+    };
+    assert!(error(&config_json, &[&minilm]).contains("no masked-LM head"));
+    let gpt2 = br#"{"model_type": "gpt2", "vocab_size": 50257}"#;
+    assert!(error(gpt2, &[&minilm]).contains("not BERT"));
+    assert!(error(b"<html>404</html>", &[&minilm]).contains("not JSON"));
+    assert!(error(&config_json, &[b"not safetensors"]).contains("damaged"));
+    let igpt = read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/weights/igpt-next.safetensors"
+    ));
+    assert!(error(&config_json, &[&igpt]).contains("is this a BERT checkpoint"));
+    // A tokenizer bigger than the model's vocabulary does not belong to it.
+    let tiny_config = read(&format!("{GOLDEN}/tiny-a/config.json"));
+    let tiny_model = read(&format!("{GOLDEN}/tiny-a/model.safetensors"));
+    assert!(error(&tiny_config, &[&tiny_model]).contains("do not belong together"));
+}

@@ -15,6 +15,7 @@
 use burn::tensor::Device;
 
 use crate::model::bert::{BertConfig, BertForPreTraining, BertModel};
+use crate::model::bert_tokenizer::BertTokenizer;
 use crate::model::checkpoint::{Checkpoint, CheckpointError, Source};
 use crate::model::export::NamedTensor;
 
@@ -246,6 +247,83 @@ pub fn load_pretraining(
     let merged = merge(checkpoints);
     let source = |path: &str| source_for(path.strip_prefix(ENCODER_FIELD).unwrap_or(path));
     merged.load_mapped(config.init(device), &source, device)
+}
+
+/// A fill-mask model ready for the page: config, BERT with its heads, tokenizer.
+pub struct LoadedBert {
+    pub config: BertConfig,
+    pub model: BertForPreTraining,
+    pub tokenizer: BertTokenizer,
+}
+
+/// The tokenizer file a checkpoint ships.
+pub enum TokenizerFile<'a> {
+    /// Hugging Face `tokenizer.json`.
+    Json(&'a [u8]),
+    /// A plain `vocab.txt` (lower-cased BERT vocabularies).
+    VocabTxt(&'a str),
+}
+
+/// Loads a fill-mask model from a checkpoint's files (`weights` stacked, the
+/// later overriding the earlier), with messages a visitor can act on: a
+/// config that is not BERT's, weights without a masked-LM head, a tokenizer
+/// that does not fit the model.
+pub fn load_fill_mask_model(
+    config_json: &[u8],
+    weights: &[&[u8]],
+    tokenizer: TokenizerFile,
+    device: &Device,
+) -> Result<LoadedBert, String> {
+    let value: serde_json::Value = serde_json::from_slice(config_json)
+        .map_err(|e| format!("config.json is not JSON ({e})."))?;
+    if let Some(kind) = value.get("model_type").and_then(|v| v.as_str()) {
+        if kind != "bert" {
+            return Err(format!(
+                "This is a \"{kind}\" checkpoint, not BERT: its weights would not fit this model."
+            ));
+        }
+    }
+    let config = BertConfig::from_hf_json(&value.to_string())?;
+    let tokenizer = match tokenizer {
+        TokenizerFile::Json(bytes) => {
+            BertTokenizer::from_bytes(bytes, config.max_position_embeddings)?
+        }
+        TokenizerFile::VocabTxt(text) => {
+            BertTokenizer::from_vocab_txt(text, true, config.max_position_embeddings)?
+        }
+    };
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(format!(
+            "The tokenizer has {} word pieces but the model only {}: they do not belong together.",
+            tokenizer.vocab_size(),
+            config.vocab_size
+        ));
+    }
+    let checkpoints = weights
+        .iter()
+        .map(|bytes| {
+            Checkpoint::parse(bytes).map_err(|e| format!("The weights file is damaged: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let refs: Vec<&Checkpoint> = checkpoints.iter().collect();
+    let model = load_pretraining(&config, &refs, device).map_err(|e| match e {
+        CheckpointError::Missing(keys) if keys.iter().all(|k| k.starts_with("cls.predictions")
+            || k.starts_with("cls.seq_relationship")) =>
+        {
+            "These weights have no masked-LM head (cls.predictions.*): they can encode text but not fill in a [MASK].".to_string()
+        }
+        CheckpointError::Missing(keys) => format!(
+            "The weights lack {} tensors a BERT needs (for example {}): is this a BERT checkpoint?",
+            keys.len(),
+            keys.iter().take(2).cloned().collect::<Vec<_>>().join(", ")
+        ),
+        other => format!("The weights do not fit config.json: {other}"),
+    })?;
+    Ok(LoadedBert {
+        config,
+        model,
+        tokenizer,
+    })
 }
 
 fn source_for(path: &str) -> Option<Source> {
