@@ -269,18 +269,28 @@ impl BertModel {
         self.embeddings.word_embeddings.weight.dims()[0]
     }
 
-    /// The summed input embeddings (token + segment + position), normalised.
-    pub fn embed(&self, input: &BertInput) -> Tensor<3> {
+    /// The three input embeddings of §3 (Figure 2), each [batch, t, hidden]:
+    /// token, segment and position. Their sum, normalised, is the encoder's input.
+    pub fn embedding_parts(&self, input: &BertInput) -> [Tensor<3>; 3] {
         let [b, t] = input.tokens.dims();
         let device = input.tokens.device();
         let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
             .reshape([1, t])
             .expand([b, t]);
         let e = &self.embeddings;
-        let sum = e.word_embeddings.forward(input.tokens.clone())
-            + e.token_type_embeddings.forward(input.segments.clone())
-            + e.position_embeddings.forward(positions);
-        e.dropout.forward(e.norm.forward(sum))
+        [
+            e.word_embeddings.forward(input.tokens.clone()),
+            e.token_type_embeddings.forward(input.segments.clone()),
+            e.position_embeddings.forward(positions),
+        ]
+    }
+
+    /// The summed input embeddings (token + segment + position), normalised.
+    pub fn embed(&self, input: &BertInput) -> Tensor<3> {
+        let [token, segment, position] = self.embedding_parts(input);
+        let e = &self.embeddings;
+        e.dropout
+            .forward(e.norm.forward(token + segment + position))
     }
 
     pub fn forward(&self, input: &BertInput) -> BertOutput {

@@ -12,6 +12,7 @@ mod bert_golden;
 pub mod bert_learn;
 pub mod bert_loader;
 pub mod bert_tokenizer;
+pub mod bert_views;
 pub mod checkpoint;
 pub mod contrastive;
 pub mod export;
