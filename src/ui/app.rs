@@ -89,7 +89,8 @@ pub fn start() {
     yew::Renderer::<App>::new().render();
 }
 
-fn location_search() -> String {
+/// The page URL's query string (`?a=1&b=2`), where the demo pages keep their settings.
+pub fn location_search() -> String {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default()

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use super::app::{set_query_param, ComputeCtx, ComputeStatus, LangCtx};
+use super::app::{location_search, set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::charts::paint;
 use super::i18n::Text;
 use super::widgets::Phase;
@@ -676,12 +676,7 @@ pub fn IgptDemo() -> Html {
     let lang = use_context::<LangCtx>().expect("LangCtx");
     let compute = use_context::<ComputeCtx>().expect("ComputeCtx");
     let state = use_reducer(PageState::default);
-    let settings = use_state(|| {
-        let search = web_sys::window()
-            .and_then(|w| w.location().search().ok())
-            .unwrap_or_default();
-        Settings::from_query(&search)
-    });
+    let settings = use_state(|| Settings::from_query(&location_search()));
     let models = use_mut_ref(|| None::<Rc<Models>>);
     // Bumped to stop a running generation (Stop, a new run, leaving the page).
     let run_token: Rc<Cell<u64>> = (*use_memo((), |_| Rc::new(Cell::new(0u64)))).clone();

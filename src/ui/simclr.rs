@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use super::app::{set_query_param, ComputeCtx, ComputeStatus, LangCtx};
+use super::app::{location_search, set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::charts::{Heatmap, LossPlot, PixelCanvas};
 use super::i18n::Text;
 use super::train_driver::{DriverEvent, Throughput, TrainDriver};
@@ -428,12 +428,7 @@ pub fn SimClrDemo() -> Html {
     let lang = use_context::<LangCtx>().expect("LangCtx");
     let compute = use_context::<ComputeCtx>().expect("ComputeCtx");
     let state = use_reducer(PageState::default);
-    let settings = use_state(|| {
-        let search = web_sys::window()
-            .and_then(|w| w.location().search().ok())
-            .unwrap_or_default();
-        Settings::from_query(&search)
-    });
+    let settings = use_state(|| Settings::from_query(&location_search()));
     // What the training loop reads each step (so sliders apply at once).
     let live_settings = use_mut_ref(Settings::default);
     *live_settings.borrow_mut() = (*settings).clone();
