@@ -149,10 +149,7 @@ fn make_example(
             .map(|&id| id == tokenizer.cls_id || id == tokenizer.sep_id)
             .collect();
         let corrupted = rule.corrupt(&encoded.ids, &special, rng);
-        let mut targets = vec![None; encoded.len()];
-        for (position, id) in corrupted.targets(&encoded.ids) {
-            targets[position] = Some(id);
-        }
+        let targets = corrupted.target_slots(&encoded.ids);
         return PretrainingExample {
             inputs: corrupted.inputs,
             segments: encoded.segments,

@@ -180,10 +180,7 @@ impl LiveBert {
                 let ids = &self.sentences[self.rng.below(self.sentences.len())];
                 let special: Vec<bool> = ids.iter().map(|&id| id < FIRST_WORD).collect();
                 let corrupted = self.rule.corrupt(ids, &special, &mut self.rng);
-                let mut targets = vec![None; ids.len()];
-                for (position, id) in corrupted.targets(ids) {
-                    targets[position] = Some(id);
-                }
+                let targets = corrupted.target_slots(ids);
                 PretrainingExample {
                     inputs: corrupted.inputs,
                     segments: vec![0; ids.len()],

@@ -16,7 +16,7 @@ use burn::tensor::Device;
 
 use crate::model::bert::{BertConfig, BertForPreTraining, BertModel};
 use crate::model::bert_tokenizer::BertTokenizer;
-use crate::model::checkpoint::{Checkpoint, CheckpointError, Source};
+use crate::model::checkpoint::{transpose, Checkpoint, CheckpointError, Source};
 use crate::model::export::NamedTensor;
 
 /// (burn module path, Hugging Face key, stored transposed).
@@ -349,22 +349,16 @@ pub fn to_hf_layout(named: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, String>
                 Some(inner) => (inner, "bert."),
                 None => (path.as_str(), ""),
             };
-            let (key, transpose) =
+            let (key, transposed) =
                 hf_key(inner).ok_or_else(|| format!("no Hugging Face name for {path}"))?;
             let key = if key.starts_with("cls.") {
                 key
             } else {
                 format!("{prefix}{key}")
             };
-            if transpose && shape.len() == 2 {
+            if transposed && shape.len() == 2 {
                 let [rows, cols] = [shape[0], shape[1]];
-                let mut t = vec![0.0f32; values.len()];
-                for r in 0..rows {
-                    for c in 0..cols {
-                        t[c * rows + r] = values[r * cols + c];
-                    }
-                }
-                Ok((key, vec![cols, rows], t))
+                Ok((key, vec![cols, rows], transpose(&values, rows, cols)))
             } else {
                 Ok((key, shape, values))
             }

@@ -243,7 +243,11 @@ impl ModuleMapper for Loader<'_> {
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let path = crate::model::export::dotted_path(&self.path);
-        let Some(Source { key, transpose }) = (self.source)(&path) else {
+        let Some(Source {
+            key,
+            transpose: transposed,
+        }) = (self.source)(&path)
+        else {
             return param;
         };
         let Some(stored) = self.checkpoint.tensors.get(&key) else {
@@ -251,15 +255,9 @@ impl ModuleMapper for Loader<'_> {
             return param;
         };
         let expected = param.lazy_shape().to_vec();
-        let (shape, values) = if transpose && stored.shape.len() == 2 {
+        let (shape, values) = if transposed && stored.shape.len() == 2 {
             let [rows, cols] = [stored.shape[0], stored.shape[1]];
-            let mut t = vec![0.0f32; rows * cols];
-            for r in 0..rows {
-                for c in 0..cols {
-                    t[c * rows + r] = stored.values[r * cols + c];
-                }
-            }
-            (vec![cols, rows], t)
+            (vec![cols, rows], transpose(&stored.values, rows, cols))
         } else {
             (stored.shape.clone(), stored.values.clone())
         };
@@ -275,6 +273,17 @@ impl ModuleMapper for Loader<'_> {
         let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), &self.device);
         param.transform_for_load(tensor, id)
     }
+}
+
+/// The transpose of a row-major rows×cols matrix (row-major cols×rows).
+pub fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = values[r * cols + c];
+        }
+    }
+    t
 }
 
 /// The identity table: module paths are the checkpoint's keys (the project's

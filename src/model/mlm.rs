@@ -62,6 +62,16 @@ impl Corrupted {
             .filter(|(_, k)| **k != Corruption::NotSelected)
             .map(move |(i, _)| (i, original[i]))
     }
+
+    /// The MLM target of every position: the original id where selected,
+    /// None elsewhere (the shape a [`PretrainingExample`] takes).
+    pub fn target_slots(&self, original: &[u32]) -> Vec<Option<u32>> {
+        let mut slots = vec![None; original.len()];
+        for (position, id) in self.targets(original) {
+            slots[position] = Some(id);
+        }
+        slots
+    }
 }
 
 impl MlmRule {
