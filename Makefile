@@ -61,7 +61,7 @@ train-igpt: setup
 # Trains the BERT demo's fill-mask model (MLM + NSP on the all-MiniLM-L6-v2
 # encoder; weights/bert-mlm.safetensors and .log). Resumes from
 # weights/bert-mlm.ckpt.safetensors when present. See weights/README.md.
-BERT_STEPS ?= 2000
+BERT_STEPS ?= 1500
 train-bert: setup
 	cargo run --release --example train_bert -- --steps $(BERT_STEPS)
 

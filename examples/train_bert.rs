@@ -3,7 +3,7 @@
 //! prediction (src/model/mlm.rs) on top of the all-MiniLM-L6-v2 encoder,
 //! whose package ships no MLM head (../shared/ASSETS.md).
 //!
-//!   cargo run --release --example train_bert -- --steps 2000
+//!   cargo run --release --example train_bert -- --steps 1500
 //!   cargo run --release --example train_bert -- --eval-only
 //!   cargo run --release --example train_bert -- --measure 5     # throughput only
 //!   cargo run --release --example train_bert -- --backend wgpu  # on a GPU
@@ -59,13 +59,13 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut args = Args {
-        steps: 2000,
+        steps: 1500,
         batch: 16,
         max_tokens: 64,
-        lr: 1e-4,
+        lr: 3e-4,
         head_lr_scale: 10.0,
-        train_layers: 6,
-        eval_every: 100,
+        train_layers: 2,
+        eval_every: 250,
         seed: 0,
         eval_only: false,
         measure: 0,

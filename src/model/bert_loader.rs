@@ -264,6 +264,21 @@ pub enum TokenizerFile<'a> {
     VocabTxt(&'a str),
 }
 
+/// Reads a checkpoint's `config.json`, refusing one that is not BERT's (so a
+/// page can stop before downloading weights that would not fit).
+pub fn parse_bert_config(config_json: &[u8]) -> Result<BertConfig, String> {
+    let value: serde_json::Value = serde_json::from_slice(config_json)
+        .map_err(|e| format!("config.json is not JSON ({e})."))?;
+    if let Some(kind) = value.get("model_type").and_then(|v| v.as_str()) {
+        if kind != "bert" {
+            return Err(format!(
+                "This is a \"{kind}\" checkpoint, not BERT: its weights would not fit this model."
+            ));
+        }
+    }
+    BertConfig::from_hf_json(&value.to_string())
+}
+
 /// Loads a fill-mask model from a checkpoint's files (`weights` stacked, the
 /// later overriding the earlier), with messages a visitor can act on: a
 /// config that is not BERT's, weights without a masked-LM head, a tokenizer
@@ -274,16 +289,7 @@ pub fn load_fill_mask_model(
     tokenizer: TokenizerFile,
     device: &Device,
 ) -> Result<LoadedBert, String> {
-    let value: serde_json::Value = serde_json::from_slice(config_json)
-        .map_err(|e| format!("config.json is not JSON ({e})."))?;
-    if let Some(kind) = value.get("model_type").and_then(|v| v.as_str()) {
-        if kind != "bert" {
-            return Err(format!(
-                "This is a \"{kind}\" checkpoint, not BERT: its weights would not fit this model."
-            ));
-        }
-    }
-    let config = BertConfig::from_hf_json(&value.to_string())?;
+    let config = parse_bert_config(config_json)?;
     let tokenizer = match tokenizer {
         TokenizerFile::Json(bytes) => {
             BertTokenizer::from_bytes(bytes, config.max_position_embeddings)?

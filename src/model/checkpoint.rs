@@ -76,8 +76,18 @@ impl std::error::Error for CheckpointError {}
 impl Checkpoint {
     /// Parses safetensors bytes: an 8-byte little-endian header length, a JSON
     /// header {name: {dtype, shape, data_offsets}, "__metadata__": {..}}, the data.
+    /// PyTorch `pytorch_model.bin` state dicts are read too
+    /// ([`crate::model::pytorch_bin`]), so one loader serves both formats.
     pub fn parse(bytes: &[u8]) -> Result<Self, CheckpointError> {
         let format = |why: &str| CheckpointError::Format(why.to_string());
+        if crate::model::pytorch_bin::is_pytorch_bin(bytes) {
+            return crate::model::pytorch_bin::read_state_dict(bytes)
+                .map(|tensors| Checkpoint {
+                    tensors,
+                    metadata: BTreeMap::new(),
+                })
+                .map_err(CheckpointError::Format);
+        }
         if bytes.len() < 8 {
             return Err(format("shorter than its 8-byte header length"));
         }

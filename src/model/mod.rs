@@ -23,6 +23,7 @@ pub mod mlm;
 pub mod palette;
 pub mod pca;
 pub mod probe;
+pub mod pytorch_bin;
 pub mod resnet;
 pub mod rng;
 pub mod selftest;

@@ -134,16 +134,92 @@ async fn read_verified(
     source: Source,
     on_progress: &dyn Fn(Progress),
 ) -> Result<Vec<u8>, LoadError> {
+    let mut verifier = StreamingVerifier::new(asset);
+    let bytes = read_body(
+        response,
+        asset.bytes,
+        source,
+        &mut |chunk| verifier.update(chunk),
+        on_progress,
+    )
+    .await?;
+    verifier.finish().map_err(LoadError::Checksum)?;
+    Ok(bytes)
+}
+
+/// Loads a file from any URL (a Hugging Face checkpoint, a URL the visitor
+/// typed), with byte progress, through the same Cache API as the pinned
+/// assets. Nothing pins its digest, so it is cached only once it arrived
+/// whole, and the model loader is what judges its contents.
+pub async fn load_url(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Loaded, LoadError> {
+    let cache = open_cache().await;
+    if let Some(cache) = &cache {
+        if let Some(response) = cache_match(cache, url).await {
+            let total = content_length(&response);
+            if let Ok(bytes) =
+                read_body(&response, total, Source::Cache, &mut |_| {}, on_progress).await
+            {
+                return Ok(Loaded {
+                    bytes,
+                    source: Source::Cache,
+                });
+            }
+        }
+    }
+    let window = web_sys::window().ok_or_else(|| LoadError::Network("no window".into()))?;
+    let response: Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|e| LoadError::Network(js_error_text(&e)))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(LoadError::Http(response.status()));
+    }
+    let total = content_length(&response);
+    let mut bytes = read_body(&response, total, Source::Network, &mut |_| {}, on_progress).await?;
+    if total > 0 && bytes.len() as u64 != total {
+        return Err(LoadError::Network(format!(
+            "the download stopped at {} of {total} bytes",
+            bytes.len()
+        )));
+    }
+    if let Some(cache) = &cache {
+        store(cache, url, &mut bytes).await;
+    }
+    Ok(Loaded {
+        bytes,
+        source: Source::Network,
+    })
+}
+
+/// The `Content-Length` of a response, or 0 when the server did not say.
+fn content_length(response: &Response) -> u64 {
+    response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Streams a response body chunk by chunk (each one seen by `inspect`),
+/// reporting progress against `total` (0: unknown, then the bytes so far).
+async fn read_body(
+    response: &Response,
+    total: u64,
+    source: Source,
+    inspect: &mut dyn FnMut(&[u8]),
+    on_progress: &dyn Fn(Progress),
+) -> Result<Vec<u8>, LoadError> {
     let body = response
         .body()
         .ok_or_else(|| LoadError::Network("empty response".into()))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut verifier = StreamingVerifier::new(asset);
-    let mut bytes = Vec::with_capacity(asset.bytes as usize);
+    let mut bytes = Vec::with_capacity(total as usize);
     on_progress(Progress {
         source,
         done: 0,
-        total: asset.bytes,
+        total,
     });
     loop {
         let chunk = JsFuture::from(reader.read())
@@ -162,13 +238,13 @@ async fn read_verified(
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
-        verifier.update(&bytes[start..]);
+        inspect(&bytes[start..]);
+        let done = bytes.len() as u64;
         on_progress(Progress {
             source,
-            done: verifier.bytes_seen(),
-            total: asset.bytes,
+            done,
+            total: total.max(done),
         });
     }
-    verifier.finish().map_err(LoadError::Checksum)?;
     Ok(bytes)
 }

@@ -8,6 +8,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::assets_page::AssetsPage;
+use super::bert::BertDemo;
 use super::demo_page::DemoPage;
 use super::header::Header;
 use super::home::{Demo, Home};
@@ -236,7 +237,7 @@ pub fn App() -> Html {
 fn switch(route: Route) -> Html {
     match route {
         Route::Home => html! { <Home /> },
-        Route::Bert => html! { <DemoPage demo={Demo::Bert} /> },
+        Route::Bert => html! { <BertDemo /> },
         Route::Igpt => html! { <IgptDemo /> },
         Route::Simclr => html! { <SimClrDemo /> },
         Route::Simcse => html! { <DemoPage demo={Demo::Simcse} /> },

@@ -15,7 +15,7 @@ use yew::prelude::*;
 use super::app::{location_search, set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::charts::paint;
 use super::i18n::Text;
-use super::widgets::Phase;
+use super::widgets::{params_text, Phase};
 use crate::model::igpt::{load_igpt, shifted_inputs, token_tensor, LoadedIgpt};
 use crate::model::igpt_sampling::{Completion, MaskedFill, SamplingSettings};
 use crate::model::palette::downsample;
@@ -1181,7 +1181,7 @@ pub fn IgptDemo() -> Html {
                 "{}: {} · {} {} ({} / {} steps)",
                 lang.t(Text::IgptModels),
                 format_args!("{} layers, d={}, {}×{} pixels, {} grey levels", m.next.config.n_layers, m.next.config.d_model, side, side, m.next.palette.len()),
-                m.next.model.num_params_text(),
+                params_text(burn::module::Module::num_params(&m.next.model)),
                 lang.t(Text::IgptParams),
                 m.next.step,
                 m.masked.step,
@@ -1365,21 +1365,5 @@ fn StripCanvas(props: &StripProps) -> Html {
     html! {
         <canvas ref={node} class="pixels igpt-sequence" data-testid="igpt-sequence" data-length={props.len.to_string()}
             data-position={props.position.map(|p| p.to_string())} />
-    }
-}
-
-trait ParamsText {
-    fn num_params_text(&self) -> String;
-}
-
-impl ParamsText for crate::model::igpt::Igpt {
-    fn num_params_text(&self) -> String {
-        use burn::module::Module;
-        let n = self.num_params();
-        if n >= 1_000_000 {
-            format!("{:.1} M", n as f64 / 1e6)
-        } else {
-            format!("{:.0} k", n as f64 / 1e3)
-        }
     }
 }

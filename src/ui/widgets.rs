@@ -186,3 +186,12 @@ impl Phase {
         }
     }
 }
+
+/// A parameter count as the pages print it: `214 k`, `22.7 M`.
+pub fn params_text(n: usize) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1} M", n as f64 / 1e6)
+    } else {
+        format!("{:.0} k", n as f64 / 1e3)
+    }
+}

@@ -6,7 +6,7 @@ import { launch, open, settledBackend, SLOW } from './browser.mjs';
 
 const DEMOS = ['bert', 'igpt', 'simclr', 'simcse'];
 // Demos whose page is built; the others show the placeholder.
-const BUILT = ['igpt', 'simclr'];
+const BUILT = ['bert', 'igpt', 'simclr'];
 
 for (const webgpu of [true, false]) {
   describe(webgpu ? 'with WebGPU (SwiftShader)' : 'without WebGPU', { timeout: 10 * SLOW }, () => {
