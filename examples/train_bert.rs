@@ -9,9 +9,11 @@
 //!   cargo run --release --example train_bert -- --backend wgpu  # on a GPU
 //!
 //! (`make train-bert` runs it.) Reads .assets/www/minilm (config, weights,
-//! tokenizer) and the State of the Union speeches in .assets/data/sotu, both
-//! fetched by `make setup`. Every tenth speech (sorted by file name) is held
-//! out, never trained on; the held-out set is 256 fixed pairs.
+//! tokenizer) and the corpora, all fetched by `make setup`: `--corpus` takes
+//! a comma-separated list of `sotu` (State of the Union speeches, the
+//! default and what the shipped model saw), `moby-dick` and `wordnet`
+//! (definitions + examples); see src/model/corpus.rs. Every tenth document
+//! of each is held out, never trained on; the held-out set is 256 fixed pairs.
 //!
 //! Writes weights/bert-mlm.safetensors: f16, in Hugging Face names, only the
 //! tensors training changes (the trainable layers, the pooler and both heads;
@@ -30,15 +32,17 @@ use pretext::model::bert::{BertConfig, BertForPreTraining};
 use pretext::model::bert_loader::{load_encoder, to_hf_layout};
 use pretext::model::bert_tokenizer::BertTokenizer;
 use pretext::model::checkpoint::{same_names, Checkpoint};
+use pretext::model::corpus::{hold_out, moby_dick_chapter, prose_sentences, wordnet_synsets};
 use pretext::model::export::{named_tensors, safetensors_bytes_with, NamedTensor, Precision};
 use pretext::model::mlm::{
-    pick_second, pretraining_losses, split_sentences, MlmRule, PretrainingBatch,
-    PretrainingExample, SELECT_RATE,
+    pick_second, pretraining_losses, MlmRule, PretrainingBatch, PretrainingExample, SELECT_RATE,
 };
 use pretext::model::rng::Rng;
 
 const MINILM: &str = ".assets/www/minilm";
 const SOTU: &str = ".assets/data/sotu";
+const MOBY_DICK: &str = ".assets/data/moby-dick";
+const WORDNET: &str = ".assets/data/wordnet";
 /// bert-base-uncased: ids below 999 are [PAD], [unusedN], [CLS], [SEP], [MASK]…
 const FIRST_WORD_ID: u32 = 999;
 
@@ -55,6 +59,7 @@ struct Args {
     measure: usize,
     backend: String,
     out_dir: String,
+    corpus: String,
 }
 
 fn parse_args() -> Args {
@@ -71,6 +76,7 @@ fn parse_args() -> Args {
         measure: 0,
         backend: "ndarray".into(),
         out_dir: "weights".into(),
+        corpus: "sotu".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -85,6 +91,7 @@ fn parse_args() -> Args {
             "--eval-every" => args.eval_every = value().parse().expect("--eval-every"),
             "--seed" => args.seed = value().parse().expect("--seed"),
             "--out-dir" => args.out_dir = value(),
+            "--corpus" => args.corpus = value(),
             "--backend" => args.backend = value(),
             "--eval-only" => args.eval_only = true,
             "--measure" => args.measure = value().parse().expect("--measure"),
@@ -95,42 +102,91 @@ fn parse_args() -> Args {
 }
 
 /// The speeches as documents of sentences: (training, held out).
-fn load_corpus() -> (Vec<Vec<String>>, Vec<Vec<String>>) {
-    let mut names: Vec<_> = std::fs::read_dir(SOTU)
-        .unwrap_or_else(|e| panic!("{SOTU}: {e} (run `make setup` first)"))
+/// One corpus, split once and for all into training and held-out documents.
+struct Corpus {
+    name: String,
+    train: Vec<Vec<String>>,
+    held_out: Vec<Vec<String>>,
+}
+
+fn files_in(dir: &str, extension: &str) -> Vec<std::path::PathBuf> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e} (run `make setup` first)"))
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .filter(|p| p.extension().is_some_and(|x| x == extension))
         .collect();
     names.sort();
-    let (mut train, mut held_out) = (Vec::new(), Vec::new());
-    for (i, path) in names.iter().enumerate() {
-        let text = std::fs::read_to_string(path).unwrap();
-        let sentences: Vec<String> = split_sentences(&text)
-            .into_iter()
-            .filter(|s| s.split_whitespace().count() >= 3)
-            .collect();
-        if sentences.len() < 2 {
-            continue;
-        }
-        if i % 10 == 9 {
-            held_out.push(sentences);
-        } else {
-            train.push(sentences);
-        }
-    }
-    (train, held_out)
+    names
+}
+
+/// Reads the corpora named in `--corpus`; every tenth document of each (a
+/// speech, a chapter, a synset, in file order) is held out.
+fn load_corpora(names: &str) -> Vec<Corpus> {
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
+    names
+        .split(',')
+        .map(|name| {
+            let documents: Vec<Vec<String>> = match name {
+                "sotu" => files_in(SOTU, "txt")
+                    .iter()
+                    .map(|p| prose_sentences(&read(p), 3))
+                    .collect(),
+                "moby-dick" => {
+                    let mut chapters = files_in(MOBY_DICK, "json");
+                    // chapter_1, chapter_2, … in the book's order.
+                    chapters.sort_by_key(|p| {
+                        p.file_stem()
+                            .and_then(|s| s.to_str())
+                            .and_then(|s| s.trim_start_matches("chapter_").parse::<u32>().ok())
+                            .unwrap_or(u32::MAX)
+                    });
+                    chapters
+                        .iter()
+                        .filter_map(|p| moby_dick_chapter(&read(p)))
+                        .map(|text| prose_sentences(&text, 3))
+                        .collect()
+                }
+                "wordnet" => ["noun", "verb", "adj", "adv"]
+                    .iter()
+                    .flat_map(|part| {
+                        let path = format!("{WORDNET}/data.{part}");
+                        let text = std::fs::read_to_string(&path)
+                            .unwrap_or_else(|e| panic!("{path}: {e} (run `make setup` first)"));
+                        wordnet_synsets(&text)
+                    })
+                    .collect(),
+                other => panic!("--corpus: unknown corpus {other:?} (sotu, moby-dick, wordnet)"),
+            };
+            // A one-sentence document can still be a NotNext partner, never an A.
+            let documents = documents.into_iter().filter(|d| !d.is_empty()).collect();
+            let (train, held_out) = hold_out(documents, 10);
+            Corpus {
+                name: name.to_string(),
+                train,
+                held_out,
+            }
+        })
+        .collect()
 }
 
 /// One NSP pair with the MLM rule applied, at most `max_tokens` long.
+/// The corpus is drawn first (each equally likely; no draw when there is
+/// one), then a document of it, so WordNet's 117k short synsets do not
+/// drown 233 speeches.
 fn make_example(
-    documents: &[Vec<String>],
+    corpora: &[&[Vec<String>]],
     tokenizer: &BertTokenizer,
     rule: &MlmRule,
     max_tokens: usize,
     rng: &mut Rng,
 ) -> PretrainingExample {
     loop {
+        let documents = if corpora.len() == 1 {
+            corpora[0]
+        } else {
+            corpora[rng.below(corpora.len())]
+        };
         let d = rng.below(documents.len());
         if documents[d].len() < 2 {
             continue;
@@ -265,15 +321,20 @@ fn main() {
         random_ids: FIRST_WORD_ID..config.vocab_size as u32,
         select_rate: SELECT_RATE,
     };
-    let (train, held_out) = load_corpus();
+    let corpora = load_corpora(&args.corpus);
     let count = |docs: &[Vec<String>]| docs.iter().map(|d| d.len()).sum::<usize>();
-    say(format!(
-        "corpus: {} training speeches ({} sentences), {} held out ({} sentences)",
-        train.len(),
-        count(&train),
-        held_out.len(),
-        count(&held_out)
-    ));
+    for c in &corpora {
+        say(format!(
+            "corpus {}: {} training documents ({} sentences), {} held out ({} sentences)",
+            c.name,
+            c.train.len(),
+            count(&c.train),
+            c.held_out.len(),
+            count(&c.held_out)
+        ));
+    }
+    let train: Vec<&[Vec<String>]> = corpora.iter().map(|c| c.train.as_slice()).collect();
+    let held_out: Vec<&[Vec<String>]> = corpora.iter().map(|c| c.held_out.as_slice()).collect();
     let mut eval_rng = Rng::new(12345);
     let eval_batches: Vec<PretrainingBatch> = (0..16)
         .map(|_| {

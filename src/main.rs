@@ -2,7 +2,22 @@
 //! there is no UI, so it points at the two commands that matter.
 
 #[cfg(target_arch = "wasm32")]
+unsafe extern "C" {
+    /// Runs the static constructors (cubecl registers its IR dialects through
+    /// `inventory`), synthesised by wasm-ld.
+    fn __wasm_call_ctors();
+}
+
+#[cfg(target_arch = "wasm32")]
 fn main() {
+    // Why call it by hand: when nothing references `__wasm_call_ctors`, wasm-ld
+    // treats the module as a "command" and wraps *every* export so that it
+    // runs all constructors again on entry. Each call from JavaScript into
+    // the app (every event, every render, every awaited GPU readback) then
+    // re-registered cubecl's inventory: ~300 ms per call in Chromium, and a
+    // leak. One explicit call here makes wasm-ld leave the exports alone
+    // (see dtolnay/inventory#76 and #78).
+    unsafe { __wasm_call_ctors() };
     pretext::ui::app::start();
 }
 

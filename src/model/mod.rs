@@ -15,6 +15,7 @@ pub mod bert_tokenizer;
 pub mod bert_views;
 pub mod checkpoint;
 pub mod contrastive;
+pub mod corpus;
 pub mod export;
 pub mod fill_mask;
 pub mod igpt;
