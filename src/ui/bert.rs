@@ -100,6 +100,30 @@ fn build(files: &ModelFiles, device: &Device) -> Result<LoadedBert, String> {
     load_fill_mask_model(&files.config, &weights, tokenizer, device)
 }
 
+/// Builds the model from its files on `device` and hands it to the page (a
+/// first load, a new choice, or the same files on a new device).
+async fn build_and_publish(
+    choice: ModelChoice,
+    files: Rc<ModelFiles>,
+    device: &Device,
+    generation: u32,
+    serial: &Rc<std::cell::RefCell<u64>>,
+    dispatch: &UseReducerDispatcher<PageState>,
+) {
+    // Let "preparing" paint before the synchronous build.
+    yield_now().await;
+    match build(&files, device) {
+        Ok(bert) => {
+            *serial.borrow_mut() += 1;
+            let s = *serial.borrow();
+            dispatch.dispatch(Action::ModelReady(Active::new(
+                choice, files, bert, generation, s,
+            )));
+        }
+        Err(e) => dispatch.dispatch(Action::ModelFailed(e)),
+    }
+}
+
 fn load_error_text(what: &str, e: &LoadError) -> String {
     match e {
         LoadError::Http(404) => format!("{what}: not found (HTTP 404)."),
@@ -584,18 +608,7 @@ pub fn BertDemo() -> Html {
                     Ok(f) => Rc::new(f),
                     Err(e) => return dispatch.dispatch(Action::ModelFailed(e)),
                 };
-                // Let "preparing" paint before the synchronous build.
-                yield_now().await;
-                match build(&files, &device) {
-                    Ok(bert) => {
-                        *serial.borrow_mut() += 1;
-                        let s = *serial.borrow();
-                        dispatch.dispatch(Action::ModelReady(Active::new(
-                            choice, files, bert, generation, s,
-                        )));
-                    }
-                    Err(e) => dispatch.dispatch(Action::ModelFailed(e)),
-                }
+                build_and_publish(choice, files, &device, generation, &serial, &dispatch).await;
             });
         })
     };
@@ -613,21 +626,11 @@ pub fn BertDemo() -> Html {
                         let dispatch = state.dispatcher();
                         dispatch.dispatch(Action::ModelLoading);
                         wasm_bindgen_futures::spawn_local(async move {
-                            yield_now().await;
-                            match build(&active.files, &device) {
-                                Ok(bert) => {
-                                    *serial.borrow_mut() += 1;
-                                    let s = *serial.borrow();
-                                    dispatch.dispatch(Action::ModelReady(Active::new(
-                                        active.choice.clone(),
-                                        active.files.clone(),
-                                        bert,
-                                        generation,
-                                        s,
-                                    )));
-                                }
-                                Err(e) => dispatch.dispatch(Action::ModelFailed(e)),
-                            }
+                            let (choice, files) = (active.choice.clone(), active.files.clone());
+                            build_and_publish(
+                                choice, files, &device, generation, &serial, &dispatch,
+                            )
+                            .await;
                         });
                     }
                     Some(_) => {}
