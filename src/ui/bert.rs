@@ -1100,6 +1100,9 @@ pub fn BertDemo() -> Html {
                  data-model={active.as_ref().map(|a| a.choice.key()).unwrap_or_default()}>
                 { progress }
                 if let Some(n) = name { <p class="hint" data-testid="bert-model-name">{ lang.t(Text::BertModelNow) }{ ": " }{ n }</p> }
+                if active.as_ref().is_some_and(|a| a.choice == ModelChoice::Bundled) {
+                    <p class="hint" data-testid="bert-model-note">{ lang.t(Text::BertBundledNote) }</p>
+                }
                 if let Some(e) = &state.model_error {
                     <p class="error" role="alert" data-testid="bert-model-error">{ e.clone() }
                         if active.is_some() { { " " }{ lang.t(Text::BertModelKept) } }

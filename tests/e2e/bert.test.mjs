@@ -82,6 +82,7 @@ for (const webgpu of [true, false]) {
       assert.equal(await settledBackend(page), backend);
       await modelReady(page);
       assert.equal(await page.getByTestId('bert-model-status').getAttribute('data-model'), 'bundled');
+      assert.match(await page.getByTestId('bert-model-note').innerText(), /trained[\s\S]*held-out|never saw/);
 
       const input = page.getByTestId('bert-input');
       await input.fill('The capital of France is Paris.');
