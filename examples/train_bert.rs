@@ -35,7 +35,7 @@ use pretext::model::checkpoint::{same_names, Checkpoint};
 use pretext::model::corpus::{hold_out, moby_dick_chapter, prose_sentences, wordnet_synsets};
 use pretext::model::export::{named_tensors, safetensors_bytes_with, NamedTensor, Precision};
 use pretext::model::mlm::{
-    pick_second, pretraining_losses, MlmRule, PretrainingBatch, PretrainingExample, SELECT_RATE,
+    pick_second, pretraining_losses, MlmRule, PretrainingBatch, PretrainingExample,
 };
 use pretext::model::rng::Rng;
 
@@ -43,8 +43,6 @@ const MINILM: &str = ".assets/www/minilm";
 const SOTU: &str = ".assets/data/sotu";
 const MOBY_DICK: &str = ".assets/data/moby-dick";
 const WORDNET: &str = ".assets/data/wordnet";
-/// bert-base-uncased: ids below 999 are [PAD], [unusedN], [CLS], [SEP], [MASK]…
-const FIRST_WORD_ID: u32 = 999;
 
 struct Args {
     steps: usize,
@@ -316,11 +314,7 @@ fn main() {
         BertTokenizer::from_bytes(&read("tokenizer.json"), config.max_position_embeddings)
             .expect("tokenizer.json");
     let base = Checkpoint::parse(&read("model.safetensors")).expect("model.safetensors");
-    let rule = MlmRule {
-        mask_id: tokenizer.mask_id,
-        random_ids: FIRST_WORD_ID..config.vocab_size as u32,
-        select_rate: SELECT_RATE,
-    };
+    let rule = MlmRule::for_tokenizer(&tokenizer);
     let corpora = load_corpora(&args.corpus);
     let count = |docs: &[Vec<String>]| docs.iter().map(|d| d.len()).sum::<usize>();
     for c in &corpora {

@@ -74,7 +74,37 @@ impl Corrupted {
     }
 }
 
+/// bert-base-uncased ids below this are [PAD], [unusedN], [CLS], [SEP],
+/// [MASK]…: never drawn as the random replacement.
+pub const BERT_FIRST_WORD_ID: u32 = 999;
+
 impl MlmRule {
+    /// The paper's rule for a tokenizer: random replacements are drawn from
+    /// its words only. For bert-base-uncased's vocabulary they start at
+    /// [`BERT_FIRST_WORD_ID`]; a small vocabulary's start after its special tokens.
+    pub fn for_tokenizer(tokenizer: &crate::model::bert_tokenizer::BertTokenizer) -> Self {
+        let vocab = tokenizer.vocab_size() as u32;
+        let first = if vocab > BERT_FIRST_WORD_ID {
+            BERT_FIRST_WORD_ID
+        } else {
+            [
+                tokenizer.cls_id,
+                tokenizer.sep_id,
+                tokenizer.mask_id,
+                tokenizer.pad_id,
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+                + 1
+        };
+        MlmRule {
+            mask_id: tokenizer.mask_id,
+            random_ids: first.min(vocab.saturating_sub(1))..vocab,
+            select_rate: SELECT_RATE,
+        }
+    }
+
     /// Applies the rule to `ids`; positions where `special` is true ([CLS],
     /// [SEP], padding) are never selected. Like the paper's reference code
     /// (`create_pretraining_data.py`), exactly round(15% of the eligible
@@ -399,6 +429,15 @@ pub fn pretraining_losses(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rule_for_bert_base_vocabulary_draws_words_only() {
+        let t = crate::model::bert_tokenizer::tests::minilm_tokenizer();
+        let rule = MlmRule::for_tokenizer(&t);
+        assert_eq!(rule.random_ids, BERT_FIRST_WORD_ID..30522);
+        assert_eq!(rule.mask_id, t.mask_id);
+        assert_eq!(rule.select_rate, SELECT_RATE);
+    }
 
     fn rule() -> MlmRule {
         MlmRule {

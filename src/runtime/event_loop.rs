@@ -6,17 +6,7 @@ use wasm_bindgen::JsCast;
 /// Resolves on the next macrotask (a `setTimeout(0)`), after the browser has
 /// had the chance to handle input and paint.
 pub async fn yield_now() {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let scheduled = web_sys::window().and_then(|w| {
-            w.set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), 0)
-                .ok()
-        });
-        if scheduled.is_none() {
-            // No window (a worker): resolve at once rather than hang.
-            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    sleep_ms(0).await;
 }
 
 /// Resolves after `ms` milliseconds (a `setTimeout(ms)`): the debounce of
@@ -28,6 +18,7 @@ pub async fn sleep_ms(ms: i32) {
                 .ok()
         });
         if scheduled.is_none() {
+            // No window (a worker): resolve at once rather than hang.
             let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
         }
     });

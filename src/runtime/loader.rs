@@ -79,14 +79,7 @@ pub async fn load_asset(id: &str, on_progress: &dyn Fn(Progress)) -> Result<Load
         }
     }
 
-    let window = web_sys::window().ok_or_else(|| LoadError::Network("no window".into()))?;
-    let response: Response = JsFuture::from(window.fetch_with_str(&url))
-        .await
-        .map_err(|e| LoadError::Network(js_error_text(&e)))?
-        .unchecked_into();
-    if !response.ok() {
-        return Err(LoadError::Http(response.status()));
-    }
+    let response = fetch_ok(&url).await?;
     let mut bytes = read_verified(&response, &asset, Source::Network, on_progress).await?;
 
     if let Some(cache) = &cache {
@@ -96,6 +89,19 @@ pub async fn load_asset(id: &str, on_progress: &dyn Fn(Progress)) -> Result<Load
         bytes,
         source: Source::Network,
     })
+}
+
+/// `fetch(url)`, with a failed request or an HTTP error status as a `LoadError`.
+async fn fetch_ok(url: &str) -> Result<Response, LoadError> {
+    let window = web_sys::window().ok_or_else(|| LoadError::Network("no window".into()))?;
+    let response: Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|e| LoadError::Network(js_error_text(&e)))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(LoadError::Http(response.status()));
+    }
+    Ok(response)
 }
 
 async fn open_cache() -> Option<Cache> {
@@ -166,14 +172,7 @@ pub async fn load_url(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Loade
             }
         }
     }
-    let window = web_sys::window().ok_or_else(|| LoadError::Network("no window".into()))?;
-    let response: Response = JsFuture::from(window.fetch_with_str(url))
-        .await
-        .map_err(|e| LoadError::Network(js_error_text(&e)))?
-        .unchecked_into();
-    if !response.ok() {
-        return Err(LoadError::Http(response.status()));
-    }
+    let response = fetch_ok(url).await?;
     let total = content_length(&response);
     let mut bytes = read_body(&response, total, Source::Network, &mut |_| {}, on_progress).await?;
     if total > 0 && bytes.len() as u64 != total {

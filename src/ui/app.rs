@@ -97,7 +97,8 @@ pub fn location_search() -> String {
         .unwrap_or_default()
 }
 
-fn query_param(key: &str) -> Option<String> {
+/// One parameter of the page URL's query string.
+pub fn query_param(key: &str) -> Option<String> {
     web_sys::UrlSearchParams::new_with_str(&location_search())
         .ok()
         .and_then(|p| p.get(key))

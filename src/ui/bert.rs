@@ -13,14 +13,14 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use yew::prelude::*;
 
-use super::app::{location_search, set_query_param, ComputeCtx, ComputeStatus, LangCtx};
+use super::app::{query_param as query, set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::bert_logic::{
     check_model_url, sample_documents, sample_pair, ClickedMasks, ModelChoice, HUB_PRESETS, MASK,
 };
 use super::charts::{diverging, Heatmap, LossPlot};
 use super::i18n::Text;
 use super::train_driver::{DriverEvent, Throughput, TrainDriver};
-use super::widgets::{params_text, Phase};
+use super::widgets::{load_error_text, params_text, Phase};
 use crate::model::bert::{BertConfig, BertForPreTraining};
 use crate::model::bert_learn::{LiveBert, LiveBertSettings};
 use crate::model::bert_loader::{
@@ -39,13 +39,9 @@ const DEFAULT_TEXT: &str = "The capital of France is [MASK].";
 const TOP_K: usize = 5;
 /// "Updates as you type": this long after the last keystroke.
 const DEBOUNCE_MS: i32 = 300;
-/// bert-base-uncased ids below this are [PAD], [unusedN], [CLS], [SEP],
-/// [MASK]…: never drawn as the MLM rule's random token.
-const FIRST_WORD_ID: u32 = 999;
 const LEARN_PROBE: &str = "the cat sat on the [MASK].";
 const LEARN_STEPS: usize = 300;
 const LEARN_PREDICT_EVERY: usize = 10;
-const MASK_RATE: f32 = 0.15;
 
 /// A checkpoint's files, kept so the model can be rebuilt on a new device
 /// (backend switch, lost GPU) without downloading again.
@@ -124,29 +120,21 @@ async fn build_and_publish(
     }
 }
 
-fn load_error_text(what: &str, e: &LoadError) -> String {
-    match e {
-        LoadError::Http(404) => format!("{what}: not found (HTTP 404)."),
-        LoadError::Http(status) => format!("{what}: the server answered HTTP {status}."),
-        LoadError::Network(m) => format!("{what}: the download failed ({m}). Are you online?"),
-        LoadError::Checksum(v) => format!("{what}: the file failed its checksum ({v})."),
-        LoadError::UnknownAsset(id) => format!("{what}: unknown asset {id}."),
-    }
-}
-
 /// Downloads (or reads from the cache) a checkpoint's files, with progress
 /// per file as (file name, bytes done, bytes total).
 async fn fetch_files(
     choice: &ModelChoice,
+    lang: &LangCtx,
     report: &dyn Fn(String, Progress),
 ) -> Result<ModelFiles, String> {
+    let failed = |what: &str, e: &LoadError| format!("{what}: {}", load_error_text(lang, e));
     match choice.folder() {
         None => {
             let get = |id: &'static str| async move {
                 load_asset(id, &|p| report(id.to_string(), p))
                     .await
                     .map(|l| l.bytes)
-                    .map_err(|e| load_error_text(id, &e))
+                    .map_err(|e| failed(id, &e))
             };
             Ok(ModelFiles {
                 config: get("minilm/config.json").await?,
@@ -164,7 +152,7 @@ async fn fetch_files(
                     load_url(&url, &|p| report(file.to_string(), p))
                         .await
                         .map(|l| l.bytes)
-                        .map_err(|e| (load_error_text(&url, &e), e))
+                        .map_err(|e| (failed(&url, &e), e))
                 }
             };
             let config = get("config.json").await.map_err(|(m, _)| m)?;
@@ -202,6 +190,31 @@ async fn fetch_files(
                 weights: vec![weights],
             })
         }
+    }
+}
+
+/// "Newest wins" for the page's background runs (a model load, and the live
+/// results that follow the text: fill-mask, NSP, attention): starting a run
+/// supersedes every earlier one, which then publishes nothing.
+#[derive(Clone, Default)]
+struct Latest(Rc<Cell<u64>>);
+
+impl Latest {
+    /// A new run; every earlier one is now stale.
+    fn start(&self) -> u64 {
+        let run = self.0.get() + 1;
+        self.0.set(run);
+        run
+    }
+
+    fn is_current(&self, run: u64) -> bool {
+        self.0.get() == run
+    }
+
+    /// Waits out the typing debounce; false if a newer edit came meanwhile.
+    async fn settled(&self, run: u64) -> bool {
+        sleep_ms(DEBOUNCE_MS).await;
+        self.is_current(run)
     }
 }
 
@@ -456,14 +469,6 @@ impl Reducible for PageState {
     }
 }
 
-/// The page's settings in the URL: the sentence (masks included), the
-/// model, the NSP pair.
-fn query(key: &str) -> Option<String> {
-    web_sys::UrlSearchParams::new_with_str(&location_search())
-        .ok()
-        .and_then(|p| p.get(key))
-}
-
 fn input_value(e: &InputEvent) -> String {
     use wasm_bindgen::JsCast;
     e.target()
@@ -475,7 +480,8 @@ fn input_value(e: &InputEvent) -> String {
         .unwrap_or_default()
 }
 
-/// A word piece for display: [UNK] and special tokens as they are.
+/// Which positions hold a special token ([CLS], [SEP], [PAD], [MASK]): not
+/// words to click, never selected by the MLM rule.
 fn special_flags(encoded: &Encoded, tokenizer: &BertTokenizer) -> Vec<bool> {
     encoded
         .ids
@@ -487,30 +493,6 @@ fn special_flags(encoded: &Encoded, tokenizer: &BertTokenizer) -> Vec<bool> {
                 || id == tokenizer.mask_id
         })
         .collect()
-}
-
-fn mlm_rule(tokenizer: &BertTokenizer) -> MlmRule {
-    let vocab = tokenizer.vocab_size() as u32;
-    let first = if vocab > FIRST_WORD_ID {
-        FIRST_WORD_ID
-    } else {
-        // A small vocabulary: words start after the special tokens.
-        [
-            tokenizer.cls_id,
-            tokenizer.sep_id,
-            tokenizer.mask_id,
-            tokenizer.pad_id,
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(0)
-            + 1
-    };
-    MlmRule {
-        mask_id: tokenizer.mask_id,
-        random_ids: first.min(vocab.saturating_sub(1))..vocab,
-        select_rate: MASK_RATE,
-    }
 }
 
 /// Predictions of one model run, as word pieces.
@@ -539,20 +521,21 @@ pub fn BertDemo() -> Html {
         _ => String::new(),
     });
     let picker_url = use_state(|| matches!(&*choice, ModelChoice::Url(_)));
-    let (nsp_a, nsp_b) = {
+    // The URL's pair, else a real pair from the sample text (made once, not per render).
+    let nsp_pair = use_memo((), |_| {
         let (a, b) = sample_pair(&sample_documents(), true, &mut Rng::new(7));
-        (
-            use_state(|| query("a").unwrap_or(a)),
-            use_state(|| query("b").unwrap_or(b)),
-        )
-    };
+        (query("a").unwrap_or(a), query("b").unwrap_or(b))
+    });
+    let nsp_a = use_state(|| nsp_pair.0.clone());
+    let nsp_b = use_state(|| nsp_pair.1.clone());
     let show_attention = use_state(|| false);
     let layer_head = use_state(|| (0usize, 0usize));
     let clicks = use_mut_ref(ClickedMasks::default);
     let serial = use_mut_ref(|| 0u64);
-    let load_token: Rc<Cell<u64>> = (*use_memo((), |_| Rc::new(Cell::new(0u64)))).clone();
-    let predict_token: Rc<Cell<u64>> = (*use_memo((), |_| Rc::new(Cell::new(0u64)))).clone();
-    let nsp_token: Rc<Cell<u64>> = (*use_memo((), |_| Rc::new(Cell::new(0u64)))).clone();
+    let load_runs = (*use_memo((), |_| Latest::default())).clone();
+    let predict_runs = (*use_memo((), |_| Latest::default())).clone();
+    let nsp_runs = (*use_memo((), |_| Latest::default())).clone();
+    let attention_runs = (*use_memo((), |_| Latest::default())).clone();
     let corrupt_rng = use_mut_ref(|| Rng::new(2018));
     let learn_probe = use_state(|| LEARN_PROBE.to_string());
     let learner = use_mut_ref(|| None::<LiveBert>);
@@ -582,13 +565,13 @@ pub fn BertDemo() -> Html {
     // Load the chosen model (download, then build it on the device). A newer
     // choice supersedes a load in progress; a failure keeps the old model.
     let start_load = {
-        let (dispatch, serial, token) = (state.dispatcher(), serial.clone(), load_token.clone());
-        let (device, generation) = (device.clone(), compute.generation);
+        let (dispatch, serial, token) = (state.dispatcher(), serial.clone(), load_runs.clone());
+        let (device, generation, lang) = (device.clone(), compute.generation, lang.clone());
         Callback::from(move |choice: ModelChoice| {
             let Some(device) = device.clone() else { return };
             let (dispatch, serial, token) = (dispatch.clone(), serial.clone(), token.clone());
-            let job = token.get() + 1;
-            token.set(job);
+            let lang = lang.clone();
+            let job = token.start();
             dispatch.dispatch(Action::ModelLoading);
             wasm_bindgen_futures::spawn_local(async move {
                 let last = Cell::new((String::new(), u64::MAX));
@@ -600,8 +583,8 @@ pub fn BertDemo() -> Html {
                     }
                     last.set((file, percent));
                 };
-                let files = fetch_files(&choice, &report).await;
-                if token.get() != job {
+                let files = fetch_files(&choice, &lang, &report).await;
+                if !token.is_current(job) {
                     return;
                 }
                 let files = match files {
@@ -659,7 +642,7 @@ pub fn BertDemo() -> Html {
 
     // Fill-mask, debounced: only the newest edit's run may publish.
     {
-        let (dispatch, token, device) = (state.dispatcher(), predict_token.clone(), device.clone());
+        let (dispatch, token, device) = (state.dispatcher(), predict_runs.clone(), device.clone());
         let (active, encoded, positions, text_now) = (
             active.clone(),
             encoded.clone(),
@@ -668,22 +651,20 @@ pub fn BertDemo() -> Html {
         );
         use_effect_with(((*text).clone(), active_serial), move |_| {
             set_query_param("text", Some(&text_now));
-            let job = token.get() + 1;
-            token.set(job);
+            let job = token.start();
             if let (Some(active), Some(encoded), Some(device)) = (active, encoded, device) {
                 if positions.is_empty() {
                     dispatch.dispatch(Action::PredictionsIdle);
                 } else {
                     dispatch.dispatch(Action::PredictionsRunning);
                     wasm_bindgen_futures::spawn_local(async move {
-                        sleep_ms(DEBOUNCE_MS).await;
-                        if token.get() != job {
+                        if !token.settled(job).await {
                             return;
                         }
                         let t0 = now_ms();
                         let result =
                             fill_mask(&active.model, &encoded, &positions, TOP_K, &device).await;
-                        if token.get() != job {
+                        if !token.is_current(job) {
                             return;
                         }
                         let ms = now_ms() - t0;
@@ -710,25 +691,31 @@ pub fn BertDemo() -> Html {
 
     // Attention maps of the sentence, while the attention view is open.
     {
-        let (dispatch, device, active, encoded) = (
+        let (dispatch, device, active, encoded, token) = (
             state.dispatcher(),
             device.clone(),
             active.clone(),
             encoded.clone(),
+            attention_runs.clone(),
         );
         use_effect_with(
             ((*text).clone(), active_serial, *show_attention),
             move |(_, _, show)| {
+                let job = token.start();
                 if let (true, Some(active), Some(encoded), Some(device)) =
                     (*show, active, encoded, device)
                 {
                     dispatch.dispatch(Action::AttentionRunning);
                     wasm_bindgen_futures::spawn_local(async move {
-                        sleep_ms(DEBOUNCE_MS).await;
+                        if !token.settled(job).await {
+                            return;
+                        }
                         let result = attention_maps(&active.model.bert, &encoded, &device).await;
-                        dispatch.dispatch(Action::AttentionDone(
-                            result.map(|maps| (encoded.tokens.clone(), maps)),
-                        ));
+                        if token.is_current(job) {
+                            dispatch.dispatch(Action::AttentionDone(
+                                result.map(|maps| (encoded.tokens.clone(), maps)),
+                            ));
+                        }
                     });
                 }
             },
@@ -739,7 +726,7 @@ pub fn BertDemo() -> Html {
     {
         let (dispatch, token, device, active) = (
             state.dispatcher(),
-            nsp_token.clone(),
+            nsp_runs.clone(),
             device.clone(),
             active.clone(),
         );
@@ -750,8 +737,7 @@ pub fn BertDemo() -> Html {
             move |_| {
                 set_query_param("a", Some(&a));
                 set_query_param("b", Some(&b));
-                let job = token.get() + 1;
-                token.set(job);
+                let job = token.start();
                 if let (Some(active), Some(device)) = (active, device) {
                     let tokenizer = &active.tokenizer;
                     match tokenizer.encode_truncating(&a, Some(&b)) {
@@ -762,12 +748,11 @@ pub fn BertDemo() -> Html {
                         Ok((encoded, _)) => {
                             dispatch.dispatch(Action::NspRunning);
                             wasm_bindgen_futures::spawn_local(async move {
-                                sleep_ms(DEBOUNCE_MS).await;
-                                if token.get() != job {
+                                if !token.settled(job).await {
                                     return;
                                 }
                                 let p = is_next_probability(&active.model, &encoded, &device).await;
-                                if token.get() == job {
+                                if token.is_current(job) {
                                     dispatch.dispatch(Action::NspDone(p));
                                 }
                             });
@@ -930,7 +915,7 @@ pub fn BertDemo() -> Html {
             let (Some(t), Some(e)) = (&tokenizer, &encoded) else {
                 return;
             };
-            let rule = mlm_rule(t);
+            let rule = MlmRule::for_tokenizer(t);
             let special = special_flags(e, t);
             let mut rng = rng.borrow_mut();
             let mut tally = tally.clone();
@@ -959,7 +944,7 @@ pub fn BertDemo() -> Html {
             device.clone(),
         );
         let (tokenizer, probe) = ((*base_tokenizer).clone(), (*learn_probe).clone());
-        let (no_mask, lang) = (lang.t(Text::BertLearnNoMask), lang.clone());
+        let no_mask = lang.t(Text::BertLearnNoMask);
         Callback::from(move |_: MouseEvent| {
             if driver.is_running() {
                 driver.pause();
@@ -1048,7 +1033,6 @@ pub fn BertDemo() -> Html {
                     DriverEvent::Failed(e) => dispatch.dispatch(Action::LearnFailed(e)),
                 })
             };
-            let _ = &lang;
             let done = learner.borrow().as_ref().map_or(0, |l| l.steps_done());
             driver.start(LEARN_STEPS.saturating_sub(done).max(1), step, events);
         })

@@ -93,7 +93,8 @@ pub fn use_asset(id: AttrValue) -> AssetHandle {
     }
 }
 
-fn error_text(lang: &LangCtx, error: &LoadError) -> String {
+/// What went wrong with a load, in the page's language.
+pub fn load_error_text(lang: &LangCtx, error: &LoadError) -> String {
     match error {
         LoadError::UnknownAsset(id) => format!("{}: {id}", lang.t(Text::LoadErrorUnknownAsset)),
         LoadError::Network(e) => format!("{}: {e}", lang.t(Text::LoadErrorNetwork)),
@@ -157,7 +158,7 @@ pub fn LoadProgressView(props: &LoadProgressProps) -> Html {
             </div>
             if let LoadState::Error(e) = state {
                 <div class="load-error" data-testid="load-error" role="alert">
-                    <span>{ error_text(&lang, e) }</span>
+                    <span>{ load_error_text(&lang, e) }</span>
                     <button type="button" data-testid="load-retry" onclick={retry}>{ lang.t(Text::Retry) }</button>
                 </div>
             }
