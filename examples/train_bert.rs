@@ -4,7 +4,7 @@
 //! whose package ships no MLM head (../shared/ASSETS.md).
 //!
 //!   cargo run --release --example train_bert -- --steps 1500
-//!   cargo run --release --example train_bert -- --eval-only
+//!   cargo run --release --example train_bert -- --eval-only [--eval-weights weights/bert-mlm.safetensors]
 //!   cargo run --release --example train_bert -- --measure 5     # throughput only
 //!   cargo run --release --example train_bert -- --backend wgpu  # on a GPU
 //!
@@ -29,10 +29,10 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use pretext::model::bert::{BertConfig, BertForPreTraining};
-use pretext::model::bert_loader::{load_encoder, to_hf_layout};
+use pretext::model::bert_loader::{load_encoder, load_pretraining, to_hf_layout};
 use pretext::model::bert_tokenizer::BertTokenizer;
 use pretext::model::checkpoint::{same_names, Checkpoint};
-use pretext::model::corpus::{hold_out, moby_dick_chapter, prose_sentences, wordnet_synsets};
+use pretext::model::corpus::{corpus_documents, hold_out};
 use pretext::model::export::{named_tensors, safetensors_bytes_with, NamedTensor, Precision};
 use pretext::model::mlm::{
     pick_second, pretraining_losses, MlmRule, PretrainingBatch, PretrainingExample,
@@ -40,9 +40,6 @@ use pretext::model::mlm::{
 use pretext::model::rng::Rng;
 
 const MINILM: &str = ".assets/www/minilm";
-const SOTU: &str = ".assets/data/sotu";
-const MOBY_DICK: &str = ".assets/data/moby-dick";
-const WORDNET: &str = ".assets/data/wordnet";
 
 struct Args {
     steps: usize,
@@ -54,6 +51,7 @@ struct Args {
     eval_every: usize,
     seed: u64,
     eval_only: bool,
+    eval_weights: Option<String>,
     measure: usize,
     backend: String,
     out_dir: String,
@@ -71,6 +69,7 @@ fn parse_args() -> Args {
         eval_every: 250,
         seed: 0,
         eval_only: false,
+        eval_weights: None,
         measure: 0,
         backend: "ndarray".into(),
         out_dir: "weights".into(),
@@ -92,6 +91,7 @@ fn parse_args() -> Args {
             "--corpus" => args.corpus = value(),
             "--backend" => args.backend = value(),
             "--eval-only" => args.eval_only = true,
+            "--eval-weights" => args.eval_weights = Some(value()),
             "--measure" => args.measure = value().parse().expect("--measure"),
             other => panic!("unknown flag {other}"),
         }
@@ -107,55 +107,13 @@ struct Corpus {
     held_out: Vec<Vec<String>>,
 }
 
-fn files_in(dir: &str, extension: &str) -> Vec<std::path::PathBuf> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{dir}: {e} (run `make setup` first)"))
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == extension))
-        .collect();
-    names.sort();
-    names
-}
-
 /// Reads the corpora named in `--corpus`; every tenth document of each (a
 /// speech, a chapter, a synset, in file order) is held out.
 fn load_corpora(names: &str) -> Vec<Corpus> {
-    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
     names
         .split(',')
         .map(|name| {
-            let documents: Vec<Vec<String>> = match name {
-                "sotu" => files_in(SOTU, "txt")
-                    .iter()
-                    .map(|p| prose_sentences(&read(p), 3))
-                    .collect(),
-                "moby-dick" => {
-                    let mut chapters = files_in(MOBY_DICK, "json");
-                    // chapter_1, chapter_2, … in the book's order.
-                    chapters.sort_by_key(|p| {
-                        p.file_stem()
-                            .and_then(|s| s.to_str())
-                            .and_then(|s| s.trim_start_matches("chapter_").parse::<u32>().ok())
-                            .unwrap_or(u32::MAX)
-                    });
-                    chapters
-                        .iter()
-                        .filter_map(|p| moby_dick_chapter(&read(p)))
-                        .map(|text| prose_sentences(&text, 3))
-                        .collect()
-                }
-                "wordnet" => ["noun", "verb", "adj", "adv"]
-                    .iter()
-                    .flat_map(|part| {
-                        let path = format!("{WORDNET}/data.{part}");
-                        let text = std::fs::read_to_string(&path)
-                            .unwrap_or_else(|e| panic!("{path}: {e} (run `make setup` first)"));
-                        wordnet_synsets(&text)
-                    })
-                    .collect(),
-                other => panic!("--corpus: unknown corpus {other:?} (sotu, moby-dick, wordnet)"),
-            };
+            let documents = corpus_documents(name).unwrap_or_else(|e| panic!("--corpus: {e}"));
             // A one-sentence document can still be a NotNext partner, never an A.
             let documents = documents.into_iter().filter(|d| !d.is_empty()).collect();
             let (train, held_out) = hold_out(documents, 10);
@@ -235,6 +193,86 @@ fn evaluate(model: &BertForPreTraining, batches: &[PretrainingBatch]) -> Scores 
         mlm_accuracy: correct / count,
         nsp_accuracy: nsp_correct / pairs,
     }
+}
+
+/// Top-1 and top-5 accuracy at the selected positions whose input is [MASK]
+/// (the measure; the 10% random / 10% unchanged positions excluded).
+fn masked_top_k(
+    model: &BertForPreTraining,
+    examples: &[Vec<PretrainingExample>],
+    batches: &[PretrainingBatch],
+    mask_id: u32,
+) -> (usize, f64, f64) {
+    let (mut count, mut top1, mut top5) = (0usize, 0usize, 0usize);
+    for (batch, examples) in batches.iter().zip(examples) {
+        let out = model.bert.forward(&batch.input);
+        let [b, t, d] = out.hidden.dims();
+        let device = out.hidden.device();
+        // Flat positions (row · t + j) whose input is [MASK], with their targets.
+        let mut rows = Vec::new();
+        let mut targets = Vec::new();
+        for (row, e) in examples.iter().enumerate() {
+            for (j, target) in e.targets.iter().enumerate() {
+                if let (Some(target), true) = (target, e.inputs[j] == mask_id) {
+                    rows.push((row * t + j) as i64);
+                    targets.push(*target as usize);
+                }
+            }
+        }
+        let n = rows.len();
+        let index = burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(
+            burn::tensor::TensorData::new(rows, [n]),
+            &device,
+        );
+        let logits = model.mlm_logits_rows(out.hidden.reshape([b * t, d]).select(0, index));
+        let vocab = logits.dims()[1];
+        let values: Vec<f32> = logits.into_data().try_to_vec::<f32>().unwrap();
+        for (k, &target) in targets.iter().enumerate() {
+            let row = &values[k * vocab..(k + 1) * vocab];
+            let rank = row.iter().filter(|&&v| v > row[target]).count();
+            top1 += (rank == 0) as usize;
+            top5 += (rank < 5) as usize;
+        }
+        count += n;
+    }
+    (
+        count,
+        top1 as f64 / count as f64,
+        top5 as f64 / count as f64,
+    )
+}
+
+/// The probe set: how many sentences have a right answer in the top 5.
+fn probe_hits(
+    model: &BertForPreTraining,
+    tokenizer: &BertTokenizer,
+    device: &Device,
+) -> (usize, usize, Vec<String>) {
+    let text = std::fs::read_to_string("weights/bert-probes.tsv").expect("weights/bert-probes.tsv");
+    let (mut hits, mut total, mut lines) = (0, 0, Vec::new());
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (sentence, answers) = line.split_once('\t').expect("sentence<TAB>answers");
+        let answers: Vec<&str> = answers.split('|').collect();
+        let encoded = tokenizer.encode(sentence, None).expect("probe tokenises");
+        let positions = encoded.positions_of(tokenizer.mask_id);
+        let top = pollster::block_on(pretext::model::fill_mask::fill_mask(
+            model, &encoded, &positions, 5, device,
+        ))
+        .expect("fill-mask");
+        let words: Vec<String> = top[0].iter().map(|c| tokenizer.token(c.id)).collect();
+        let hit = words.iter().any(|w| answers.contains(&w.as_str()));
+        hits += hit as usize;
+        total += 1;
+        lines.push(format!(
+            "  {} {sentence} → {}",
+            if hit { "✓" } else { "✗" },
+            words.join(" / ")
+        ));
+    }
+    (hits, total, lines)
 }
 
 /// Freezes what training must not change: the embeddings (and so the tied
@@ -330,13 +368,16 @@ fn main() {
     let train: Vec<&[Vec<String>]> = corpora.iter().map(|c| c.train.as_slice()).collect();
     let held_out: Vec<&[Vec<String>]> = corpora.iter().map(|c| c.held_out.as_slice()).collect();
     let mut eval_rng = Rng::new(12345);
-    let eval_batches: Vec<PretrainingBatch> = (0..16)
+    let eval_examples: Vec<Vec<PretrainingExample>> = (0..16)
         .map(|_| {
-            let examples: Vec<_> = (0..16)
+            (0..16)
                 .map(|_| make_example(&held_out, &tokenizer, &rule, args.max_tokens, &mut eval_rng))
-                .collect();
-            PretrainingBatch::new(&examples, tokenizer.pad_id, &device)
+                .collect()
         })
+        .collect();
+    let eval_batches: Vec<PretrainingBatch> = eval_examples
+        .iter()
+        .map(|examples| PretrainingBatch::new(examples, tokenizer.pad_id, &device))
         .collect();
 
     // MiniLM's encoder under fresh heads, or the checkpoint when resuming.
@@ -369,13 +410,38 @@ fn main() {
         args.seed
     ));
     if args.eval_only {
-        let s = evaluate(&model.valid(), &eval_batches);
+        // The shipped file (f16, stacked on MiniLM as the page loads it), or the checkpoint.
+        let (model, what) = match &args.eval_weights {
+            Some(path) => {
+                let file = Checkpoint::parse(&std::fs::read(path).expect("--eval-weights"))
+                    .expect("parse --eval-weights");
+                (
+                    load_pretraining(&config, &[&base, &file], &device)
+                        .expect("load --eval-weights"),
+                    path.clone(),
+                )
+            }
+            None => (model.valid(), format!("{ckpt} (step {step})")),
+        };
+        let s = evaluate(&model, &eval_batches);
         say(format!(
-            "eval-only: step {step} held-out MLM loss {:.3} nats, top-1 {:.1}%, NSP {:.1}%",
+            "eval-only {what}: held-out MLM loss {:.3} nats, top-1 {:.1}% (all selected positions), NSP {:.1}%",
             s.mlm_loss,
             100.0 * s.mlm_accuracy,
             100.0 * s.nsp_accuracy
         ));
+        let (masked, top1, top5) =
+            masked_top_k(&model, &eval_examples, &eval_batches, tokenizer.mask_id);
+        say(format!(
+            "eval-only {what}: at the {masked} held-out [MASK] positions (the 80% branch): top-1 {:.1}%, top-5 {:.1}%",
+            100.0 * top1,
+            100.0 * top5
+        ));
+        let (hits, total, lines) = probe_hits(&model, &tokenizer, &device);
+        for line in lines {
+            say(line);
+        }
+        say(format!("eval-only {what}: probes (weights/bert-probes.tsv) with a right answer in the top 5: {hits} of {total}"));
         return;
     }
 

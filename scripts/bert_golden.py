@@ -12,6 +12,10 @@ This script writes, under tests/golden/bert/:
 - tiny-<name>/reference.safetensors: fixed token inputs (a pair with segment
   ids, and a padded second row) and the model's last hidden state, pooled
   output, MLM logits and NSP logits for them;
+- minilm-sentence-embeddings.safetensors: all-MiniLM-L6-v2 sentence embeddings
+  (mean pooling over the attention mask, L2-normalised, as sentence-transformers
+  runs it) of one padded batch, for the SimCSE demo (`... sentence-embeddings`
+  regenerates only this file).
 - minilm-reference.safetensors: the real all-MiniLM-L6-v2 (fetched by
   `make setup` into .assets/www/minilm) on a few sentences: Hugging Face's
   token ids and the last hidden state.
@@ -119,9 +123,46 @@ def minilm():
               metadata={"sentences": json.dumps(MINILM_SENTENCES), "torch": torch.__version__})
 
 
+# The SimCSE demo's sentence embeddings: all-MiniLM-L6-v2 as
+# sentence-transformers runs it (its modules.json: Transformer, then mean
+# pooling over the attention mask, then L2 normalisation), on one padded batch
+# that mixes lengths, so the padding is exercised.
+EMBEDDING_SENTENCES = [
+    "A man is playing a guitar on stage.",
+    "Someone performs music with a guitar in front of an audience.",
+    "The stock market fell sharply on Monday.",
+    "Cats sleep.",
+    "Photosynthesis turns sunlight into chemical energy in plants, and animals eat the plants.",
+    "Le chat dort sur le rebord de la fen\u00eatre.",
+]
+
+
+def minilm_sentence_embeddings():
+    tokenizer = BertTokenizerFast(tokenizer_file=os.path.join(MINILM, "tokenizer.json"))
+    model = BertModel.from_pretrained(MINILM).eval()
+    enc = tokenizer(EMBEDDING_SENTENCES, return_tensors="pt", padding=True, truncation=True)
+    with torch.no_grad():
+        hidden = model(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    embeddings = torch.nn.functional.normalize(pooled, p=2, dim=1)
+    save_file({
+        "ids": enc["input_ids"].float().contiguous(),
+        "attention_mask": enc["attention_mask"].float().contiguous(),
+        "embeddings": embeddings.contiguous(),
+    }, os.path.join(OUT, "minilm-sentence-embeddings.safetensors"),
+        metadata={"sentences": json.dumps(EMBEDDING_SENTENCES), "torch": torch.__version__,
+                  "pipeline": "mean pooling over attention_mask, L2-normalised"})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for seed, (name, overrides) in enumerate(SHAPES.items()):
-        tiny(name, overrides, 100 + 10 * seed)
-    minilm()
+    only = sys.argv[1] if len(sys.argv) > 1 else None
+    if only in (None, "tiny"):
+        for seed, (name, overrides) in enumerate(SHAPES.items()):
+            tiny(name, overrides, 100 + 10 * seed)
+    if only in (None, "minilm"):
+        minilm()
+    if only in (None, "sentence-embeddings"):
+        minilm_sentence_embeddings()
     print(f"wrote {OUT}")

@@ -403,3 +403,48 @@ fn a_fill_mask_model_loads_from_stacked_files_and_wrong_files_say_why() {
     let tiny_model = read(&format!("{GOLDEN}/tiny-a/model.safetensors"));
     assert!(error(&tiny_config, &[&tiny_model]).contains("do not belong together"));
 }
+
+/// The SimCSE demo's default encoder: all-MiniLM-L6-v2 sentence embeddings
+/// (mean pooling over the real tokens, L2-normalised) as sentence-transformers
+/// computes them, on one padded batch of mixed lengths, within 1e-4.
+#[test]
+fn all_minilm_l6_v2_sentence_embeddings_match_sentence_transformers() {
+    use crate::model::simcse::{embed_all, tokenize, Pooling};
+    let config = config_at(MINILM);
+    let weights = checkpoint(&format!("{MINILM}/model.safetensors"));
+    let reference = checkpoint(&format!("{GOLDEN}/minilm-sentence-embeddings.safetensors"));
+    let sentences: Vec<String> = serde_json::from_str(&reference.metadata["sentences"]).unwrap();
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let tokenizer = minilm_tokenizer();
+    let tokenized = tokenize(&tokenizer, &refs, 512).unwrap();
+    let ids = stored(&reference, "ids");
+    let t = ids.shape[1];
+    for (i, e) in tokenized.encoded.iter().enumerate() {
+        let want: Vec<u32> = ids.values[i * t..(i + 1) * t]
+            .iter()
+            .map(|&v| v as u32)
+            .take_while(|&v| v != tokenizer.pad_id)
+            .collect();
+        assert_eq!(e.ids, want, "token ids of {:?}", sentences[i]);
+    }
+    let want = stored(&reference, "embeddings");
+    for (device_name, device) in test_devices::all() {
+        let encoder = load_encoder(&config, &[&weights], &device).unwrap();
+        // All six in one padded batch.
+        let ours = pollster::block_on(embed_all(
+            &encoder,
+            &tokenized.encoded,
+            tokenizer.pad_id,
+            Pooling::Mean,
+            32,
+            |_| async {},
+        ))
+        .unwrap();
+        assert_eq!(ours.len(), want.values.len());
+        let diff = ours
+            .iter()
+            .zip(&want.values)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff < 1e-4, "{device_name}: embeddings differ by {diff:e}");
+    }
+}

@@ -82,6 +82,61 @@ pub fn hold_out(documents: Vec<Vec<String>>, every: usize) -> (Vec<Vec<String>>,
     (train, held)
 }
 
+/// The documents of one corpus as `make setup` fetched it under
+/// `.assets/data` (native only; relative to the repository root): `sotu`,
+/// `moby-dick` or `wordnet`, in file order.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn corpus_documents(name: &str) -> Result<Vec<Vec<String>>, String> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e} (run `make setup` first)", path.display()))
+    };
+    let files_in = |dir: &str, extension: &str| -> Result<Vec<std::path::PathBuf>, String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{dir}: {e} (run `make setup` first)"))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == extension))
+            .collect();
+        names.sort();
+        Ok(names)
+    };
+    match name {
+        "sotu" => files_in(".assets/data/sotu", "txt")?
+            .iter()
+            .map(|p| Ok(prose_sentences(&read(p)?, 3)))
+            .collect(),
+        "moby-dick" => {
+            let mut chapters = files_in(".assets/data/moby-dick", "json")?;
+            // chapter_1, chapter_2, … in the book's order.
+            chapters.sort_by_key(|p| {
+                p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.trim_start_matches("chapter_").parse::<u32>().ok())
+                    .unwrap_or(u32::MAX)
+            });
+            let mut documents = Vec::new();
+            for p in &chapters {
+                if let Some(text) = moby_dick_chapter(&read(p)?) {
+                    documents.push(prose_sentences(&text, 3));
+                }
+            }
+            Ok(documents)
+        }
+        "wordnet" => {
+            let mut documents = Vec::new();
+            for part in ["noun", "verb", "adj", "adv"] {
+                let path = format!(".assets/data/wordnet/data.{part}");
+                documents.extend(wordnet_synsets(&read(std::path::Path::new(&path))?));
+            }
+            Ok(documents)
+        }
+        other => Err(format!(
+            "unknown corpus {other:?} (sotu, moby-dick, wordnet)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,8 @@ pub mod resnet;
 pub mod rng;
 pub mod selftest;
 pub mod simclr;
+pub mod simcse;
+pub mod simcse_data;
 
 #[cfg(test)]
 pub(crate) mod test_devices;

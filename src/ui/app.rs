@@ -9,12 +9,12 @@ use yew_router::prelude::*;
 
 use super::assets_page::AssetsPage;
 use super::bert::BertDemo;
-use super::demo_page::DemoPage;
 use super::header::Header;
-use super::home::{Demo, Home};
+use super::home::Home;
 use super::i18n::{tr, Lang, Text};
 use super::igpt::IgptDemo;
 use super::simclr::SimClrDemo;
+use super::simcse::SimCseDemo;
 use crate::runtime::backend::BackendRequest;
 use crate::runtime::event_loop::mark;
 use crate::runtime::webgpu::{install_debug_hooks, on_device_lost, start_backend, ComputeBackend};
@@ -241,7 +241,7 @@ fn switch(route: Route) -> Html {
         Route::Bert => html! { <BertDemo /> },
         Route::Igpt => html! { <IgptDemo /> },
         Route::Simclr => html! { <SimClrDemo /> },
-        Route::Simcse => html! { <DemoPage demo={Demo::Simcse} /> },
+        Route::Simcse => html! { <SimCseDemo /> },
         Route::Offline => html! { <AssetsPage /> },
         Route::NotFound => html! { <NotFound /> },
     }

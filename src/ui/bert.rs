@@ -20,7 +20,7 @@ use super::bert_logic::{
 use super::charts::{diverging, Heatmap, LossPlot};
 use super::i18n::Text;
 use super::train_driver::{DriverEvent, Throughput, TrainDriver};
-use super::widgets::{load_error_text, params_text, Phase};
+use super::widgets::{load_error_text, params_text, Latest, Phase};
 use crate::model::bert::{BertConfig, BertForPreTraining};
 use crate::model::bert_learn::{LiveBert, LiveBertSettings};
 use crate::model::bert_loader::{
@@ -32,7 +32,7 @@ use crate::model::fill_mask::{fill_mask, words};
 use crate::model::mlm::{is_next_probability, Corruption, CorruptionTally, MlmRule};
 use crate::model::rng::Rng;
 use crate::runtime::assets::format_bytes;
-use crate::runtime::event_loop::{now_ms, sleep_ms, yield_now};
+use crate::runtime::event_loop::{now_ms, yield_now};
 use crate::runtime::loader::{load_asset, load_url, LoadError, Progress};
 
 const DEFAULT_TEXT: &str = "The capital of France is [MASK].";
@@ -190,31 +190,6 @@ async fn fetch_files(
                 weights: vec![weights],
             })
         }
-    }
-}
-
-/// "Newest wins" for the page's background runs (a model load, and the live
-/// results that follow the text: fill-mask, NSP, attention): starting a run
-/// supersedes every earlier one, which then publishes nothing.
-#[derive(Clone, Default)]
-struct Latest(Rc<Cell<u64>>);
-
-impl Latest {
-    /// A new run; every earlier one is now stale.
-    fn start(&self) -> u64 {
-        let run = self.0.get() + 1;
-        self.0.set(run);
-        run
-    }
-
-    fn is_current(&self, run: u64) -> bool {
-        self.0.get() == run
-    }
-
-    /// Waits out the typing debounce; false if a newer edit came meanwhile.
-    async fn settled(&self, run: u64) -> bool {
-        sleep_ms(DEBOUNCE_MS).await;
-        self.is_current(run)
     }
 }
 
@@ -658,7 +633,7 @@ pub fn BertDemo() -> Html {
                 } else {
                     dispatch.dispatch(Action::PredictionsRunning);
                     wasm_bindgen_futures::spawn_local(async move {
-                        if !token.settled(job).await {
+                        if !token.settled(job, DEBOUNCE_MS).await {
                             return;
                         }
                         let t0 = now_ms();
@@ -707,7 +682,7 @@ pub fn BertDemo() -> Html {
                 {
                     dispatch.dispatch(Action::AttentionRunning);
                     wasm_bindgen_futures::spawn_local(async move {
-                        if !token.settled(job).await {
+                        if !token.settled(job, DEBOUNCE_MS).await {
                             return;
                         }
                         let result = attention_maps(&active.model.bert, &encoded, &device).await;
@@ -748,7 +723,7 @@ pub fn BertDemo() -> Html {
                         Ok((encoded, _)) => {
                             dispatch.dispatch(Action::NspRunning);
                             wasm_bindgen_futures::spawn_local(async move {
-                                if !token.settled(job).await {
+                                if !token.settled(job, DEBOUNCE_MS).await {
                                     return;
                                 }
                                 let p = is_next_probability(&active.model, &encoded, &device).await;

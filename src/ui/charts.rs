@@ -138,7 +138,15 @@ pub struct HeatmapProps {
     pub testid: AttrValue,
     #[prop_or_default]
     pub describe: Option<Callback<(usize, usize, f32), String>>,
+    /// When set (and n ≤ [`MAX_CELL_ELEMENTS`]), every cell is also an element
+    /// `<prefix>-<i>-<j>` with `data-value`, for tests and screen readers.
+    #[prop_or_default]
+    pub cell_testid: Option<AttrValue>,
 }
+
+/// Above this many rows the cells are only pixels (n² elements would slow
+/// the page more than they help).
+pub const MAX_CELL_ELEMENTS: usize = 40;
 
 /// Diverging colour for a cosine similarity: blue (−1) · white (0) · red (+1).
 pub fn diverging(v: f32) -> [u8; 3] {
@@ -161,13 +169,15 @@ pub fn Heatmap(props: &HeatmapProps) -> Html {
         let marked = props.marked.clone();
         use_effect_with((props.values.clone(), props.n), move |(values, n)| {
             let n = *n;
-            let cell = 6usize;
+            // Six pixels a cell, fewer for long lists (a 500-sentence map
+            // would otherwise be a 3000-pixel canvas).
+            let cell = (600 / n.max(1)).clamp(1, 6);
             let side = (n * cell) as u32;
             let mut rgba = vec![0u8; (side * side * 4) as usize];
             for i in 0..n {
                 for j in 0..n {
                     let colour = diverging(values.get(i * n + j).copied().unwrap_or(0.0));
-                    let outline = marked.contains(&(i, j));
+                    let outline = cell >= 3 && marked.contains(&(i, j));
                     for dy in 0..cell {
                         for dx in 0..cell {
                             let edge = dx == 0 || dy == 0 || dx == cell - 1 || dy == cell - 1;
@@ -212,10 +222,105 @@ pub fn Heatmap(props: &HeatmapProps) -> Html {
         }
         None => "\u{a0}".to_string(),
     };
+    let n = props.n;
+    let cells = match &props.cell_testid {
+        Some(prefix) if n <= MAX_CELL_ELEMENTS => html! {
+            <div class="heatmap-cells" style={format!("grid-template-columns: repeat({n}, 1fr);")} aria-hidden="true">
+                { for (0..n * n).map(|k| {
+                    let (i, j) = (k / n, k % n);
+                    let v = props.values.get(k).copied().unwrap_or(f32::NAN);
+                    html! { <span data-testid={format!("{prefix}-{i}-{j}")} data-value={v.to_string()}></span> }
+                }) }
+            </div>
+        },
+        _ => html! {},
+    };
     html! {
         <figure class="heatmap" data-testid={props.testid.clone()} data-n={props.n.to_string()}>
-            <canvas ref={node} class="pixels" {onmousemove} {onmouseleave} />
+            <div class="heatmap-box" {onmousemove} {onmouseleave}>
+                <canvas ref={node} class="pixels" />
+                { cells }
+            </div>
             <figcaption class="heatmap-readout" aria-live="polite">{ readout }</figcaption>
         </figure>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct AlignUniformProps {
+    /// Labelled reference points: `(label, alignment, uniformity)`.
+    pub references: Rc<Vec<(String, f64, f64)>>,
+    /// The run in progress: `(step, alignment, uniformity)` in order.
+    pub trajectory: Rc<Vec<(usize, f64, f64)>>,
+    pub testid: AttrValue,
+    #[prop_or_default]
+    pub state: AttrValue,
+}
+
+/// The SimCSE paper's Figure 2 (after Wang & Isola 2020): uniformity on x,
+/// alignment on y, lower-left is better; reference encoders as labelled
+/// squares, the training run as a path whose dots are steps.
+#[component]
+pub fn AlignUniformPlot(props: &AlignUniformProps) -> Html {
+    let (w, h, pad) = (420.0f64, 240.0f64, 40.0f64);
+    let all: Vec<(f64, f64)> = props
+        .references
+        .iter()
+        .map(|r| (r.2, r.1))
+        .chain(props.trajectory.iter().map(|p| (p.2, p.1)))
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    let range = |values: Vec<f64>| {
+        let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        if !lo.is_finite() {
+            (0.0, 1.0)
+        } else if hi - lo < 1e-6 {
+            (lo - 0.05, hi + 0.05)
+        } else {
+            let margin = 0.08 * (hi - lo);
+            (lo - margin, hi + margin)
+        }
+    };
+    let (ulo, uhi) = range(all.iter().map(|p| p.0).collect());
+    let (alo, ahi) = range(all.iter().map(|p| p.1).collect());
+    let x = |u: f64| pad + (u - ulo) / (uhi - ulo) * (w - pad - 10.0);
+    let y = |a: f64| 10.0 + (ahi - a) / (ahi - alo) * (h - pad - 10.0);
+    let path: Vec<String> = props
+        .trajectory
+        .iter()
+        .filter(|p| p.1.is_finite() && p.2.is_finite())
+        .map(|p| format!("{:.1},{:.1}", x(p.2), y(p.1)))
+        .collect();
+    html! {
+        <svg class="align-uniform" data-testid={props.testid.clone()} data-state={props.state.clone()}
+             data-points={props.trajectory.len().to_string()} data-references={props.references.len().to_string()}
+             viewBox={format!("0 0 {w} {h}")} role="img" aria-label="alignment against uniformity">
+            <line class="axis" x1={pad.to_string()} y1={(h - pad).to_string()} x2={(w - 10.0).to_string()} y2={(h - pad).to_string()} />
+            <line class="axis" x1={pad.to_string()} y1="10" x2={pad.to_string()} y2={(h - pad).to_string()} />
+            <text class="tick" x={pad.to_string()} y={(h - pad + 14.0).to_string()}>{ format!("{ulo:.2}") }</text>
+            <text class="tick" x={(w - 44.0).to_string()} y={(h - pad + 14.0).to_string()}>{ format!("{uhi:.2}") }</text>
+            <text class="tick" x="2" y="18">{ format!("{ahi:.2}") }</text>
+            <text class="tick" x="2" y={(h - pad).to_string()}>{ format!("{alo:.2}") }</text>
+            <text class="axis-label" x={(w / 2.0 - 60.0).to_string()} y={(h - 6.0).to_string()}>{ "uniformity (lower: spread out) →" }</text>
+            <text class="axis-label" x="4" y={(h - pad + 28.0).to_string()}>{ "↑ alignment" }</text>
+            if path.len() > 1 {
+                <polyline class="trajectory" points={path.join(" ")} />
+            }
+            { for props.trajectory.iter().filter(|p| p.1.is_finite() && p.2.is_finite()).map(|&(step, a, u)| html! {
+                <circle class="trajectory-point" cx={format!("{:.1}", x(u))} cy={format!("{:.1}", y(a))} r="3"
+                        data-step={step.to_string()} data-align={a.to_string()} data-uniform={u.to_string()}>
+                    <title>{ format!("step {step}: align {a:.3}, uniform {u:.3}") }</title>
+                </circle>
+            }) }
+            { for props.references.iter().filter(|r| r.1.is_finite() && r.2.is_finite()).map(|(label, a, u)| html! {
+                <g class="reference">
+                    <rect x={format!("{:.1}", x(*u) - 4.0)} y={format!("{:.1}", y(*a) - 4.0)} width="8" height="8">
+                        <title>{ format!("{label}: align {a:.3}, uniform {u:.3}") }</title>
+                    </rect>
+                    <text class="tick" x={format!("{:.1}", (x(*u) + 6.0).min(w - 120.0))} y={format!("{:.1}", y(*a) - 6.0)}>{ label.clone() }</text>
+                </g>
+            }) }
+        </svg>
     }
 }

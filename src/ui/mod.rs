@@ -13,8 +13,6 @@ mod bert;
 #[cfg(target_arch = "wasm32")]
 pub mod charts;
 #[cfg(target_arch = "wasm32")]
-mod demo_page;
-#[cfg(target_arch = "wasm32")]
 mod header;
 #[cfg(target_arch = "wasm32")]
 mod home;
@@ -22,6 +20,8 @@ mod home;
 mod igpt;
 #[cfg(target_arch = "wasm32")]
 mod simclr;
+#[cfg(target_arch = "wasm32")]
+mod simcse;
 #[cfg(target_arch = "wasm32")]
 pub mod train_driver;
 #[cfg(target_arch = "wasm32")]

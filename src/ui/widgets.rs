@@ -196,3 +196,28 @@ pub fn params_text(n: usize) -> String {
         format!("{:.0} k", n as f64 / 1e3)
     }
 }
+
+/// "Newest wins" for a page's background runs (a model load, and the live
+/// results that follow typed text): starting a run supersedes every earlier
+/// one, which then publishes nothing.
+#[derive(Clone, Default)]
+pub struct Latest(Rc<Cell<u64>>);
+
+impl Latest {
+    /// A new run; every earlier one is now stale.
+    pub fn start(&self) -> u64 {
+        let run = self.0.get() + 1;
+        self.0.set(run);
+        run
+    }
+
+    pub fn is_current(&self, run: u64) -> bool {
+        self.0.get() == run
+    }
+
+    /// Waits out a typing debounce; false if a newer run started meanwhile.
+    pub async fn settled(&self, run: u64, debounce_ms: i32) -> bool {
+        crate::runtime::event_loop::sleep_ms(debounce_ms).await;
+        self.is_current(run)
+    }
+}
