@@ -59,10 +59,13 @@ train-igpt: setup
 	cargo run --release --example train_igpt -- --objective masked --steps $(IGPT_STEPS)
 
 # Trains the BERT demo's fill-mask model (MLM + NSP on the all-MiniLM-L6-v2
-# encoder; weights/bert-mlm.safetensors and .log). Resumes from
-# weights/bert-mlm.ckpt.safetensors when present. See weights/README.md.
-BERT_STEPS ?= 1500
+# encoder; weights/bert-mlm.safetensors and .log) in two phases, as the shipped
+# file was: 1500 steps, then resumed to 4000 with a fresh cosine schedule
+# (Adam's moments restart). Resumes from weights/bert-mlm.ckpt.safetensors
+# when present. See weights/README.md.
+BERT_STEPS ?= 4000
 train-bert: setup
+	cargo run --release --example train_bert -- --steps 1500
 	cargo run --release --example train_bert -- --steps $(BERT_STEPS)
 
 # Regenerates the BERT golden fixtures (tests/golden/bert, committed) with the

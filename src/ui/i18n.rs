@@ -347,8 +347,8 @@ texts! {
     BertModel => ("Model", "模型"),
     BertBundled => ("Bundled: all-MiniLM-L6-v2 + Pretext's MLM head (offline)", "内置：all-MiniLM-L6-v2 + Pretext 训练的 MLM 头（可离线）"),
     BertBundledNote => (
-        "The bundled model is the all-MiniLM-L6-v2 encoder with masked-LM and next-sentence heads that this project trained (with its top 2 layers) on 1.2 million tokens of State of the Union speeches. On [MASK]ed words of speeches it never saw, its first guess is right 20.4% of the time and one of its top 5 is right 35.8% of the time; it tells a real next sentence from a random one 64.5% of the time (chance: 50%). Expect words of political prose, not a full BERT. The Hugging Face presets load Google's original BERT when you are online.",
-        "内置模型是 all-MiniLM-L6-v2 编码器，加上本项目在 120 万个词元的美国国情咨文语料上训练的掩码语言模型头和下一句预测头（同时微调了最上面 2 层）。在未见过的演讲中被 [MASK] 遮住的词上，它的第一个猜测正确率为 20.4%，前 5 个猜测中包含正确答案的比例为 35.8%；区分真实下一句与随机句子的准确率为 64.5%（随机猜测为 50%）。它更熟悉政治演说的词汇，并不是完整的 BERT。联网时，Hugging Face 预设可加载 Google 原版 BERT。",
+        "The bundled model is the all-MiniLM-L6-v2 encoder with masked-LM and next-sentence heads that this project trained (with its top 2 layers) on 3.2 million tokens of State of the Union speeches. On [MASK]ed words of speeches it never saw, its first guess is right 23.4% of the time and one of its top 5 is right 40.2% of the time; it tells a real next sentence from a random one 69.1% of the time (chance: 50%). Expect words of political prose, not a full BERT. The Hugging Face presets load Google's original BERT when you are online.",
+        "内置模型是 all-MiniLM-L6-v2 编码器，加上本项目在 320 万个词元的美国国情咨文语料上训练的掩码语言模型头和下一句预测头（同时微调了最上面 2 层）。在未见过的演讲中被 [MASK] 遮住的词上，它的第一个猜测正确率为 23.4%，前 5 个猜测中包含正确答案的比例为 40.2%；区分真实下一句与随机句子的准确率为 69.1%（随机猜测为 50%）。它更熟悉政治演说的词汇，并不是完整的 BERT。联网时，Hugging Face 预设可加载 Google 原版 BERT。",
     ),
     BertFromUrl => ("Load from a URL…", "从网址加载…"),
     BertUrlLabel => ("URL of a folder with config.json, tokenizer.json or vocab.txt, and model.safetensors", "包含 config.json、tokenizer.json 或 vocab.txt 以及 model.safetensors 的文件夹网址"),

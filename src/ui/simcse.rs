@@ -36,8 +36,12 @@ use crate::runtime::loader::load_asset;
 
 /// "Updates as you type": this long after the last keystroke.
 const DEBOUNCE_MS: i32 = 400;
-/// Sentences per forward pass when embedding a list.
+/// Sentences per forward pass when embedding the visitor's list.
 const EMBED_BATCH: usize = 32;
+/// Sentences per pass of the background STS scoring: smaller, so the page
+/// gets the main thread back more often (a pass of 32 holds it ~1.4 s on the
+/// CPU fallback).
+const STS_BATCH: usize = 8;
 /// Held-out positive pairs re-embedded for each point of the trajectory.
 const PROBE_PAIRS: usize = 32;
 /// A trajectory point every this many training steps.
@@ -789,7 +793,7 @@ pub fn SimCseDemo() -> Html {
                             &t.encoded,
                             active.tokenizer.pad_id,
                             active.choice.pooling(),
-                            EMBED_BATCH,
+                            STS_BATCH,
                             |done| {
                                 if runs.is_current(run) {
                                     dispatch.dispatch(Action::StsProgress(format!(
