@@ -15,8 +15,7 @@ use pretext::model::bert_loader::load_encoder;
 use pretext::model::bert_tokenizer::BertTokenizer;
 use pretext::model::checkpoint::Checkpoint;
 use pretext::model::simcse::{
-    align_uniform, cosine, embed_all, spearman, tokenize, Objective, Pooling, SimCseSettings,
-    SimCseTrainer, TRAIN_MAX_TOKENS,
+    embed_all, tokenize, Objective, Pooling, SimCseSettings, SimCseTrainer, TRAIN_MAX_TOKENS,
 };
 use pretext::model::simcse_data::{eval_set, nli_triples, unlabelled_sentences};
 
@@ -42,19 +41,13 @@ fn evaluate(label: &str, encoder: &BertModel, tokenizer: &BertTokenizer, pooling
     ))
     .unwrap();
     let seconds = started.elapsed().as_secs_f64();
-    let d = encoder.hidden_size();
-    let row = |i: usize| &rows[i * d..(i + 1) * d];
-    let predicted: Vec<f64> = eval
-        .pairs
-        .iter()
-        .map(|&(a, b)| cosine(row(a), row(b)) as f64)
-        .collect();
-    let rho = spearman(&predicted, &eval.gold).unwrap_or(f64::NAN);
-    let (align, uniform) = align_uniform(&rows, d, &eval.positives);
-    let mean_cos = predicted.iter().sum::<f64>() / predicted.len() as f64;
+    let score = eval.score(&rows, encoder.hidden_size());
     println!(
-        "{label:<28} STS Spearman {:.3} | align {align:.3} uniform {uniform:.3} | mean pair cosine {mean_cos:.3} | {} sentences embedded in {seconds:.2} s ({:.0}/s, batch 32)",
-        rho,
+        "{label:<28} STS Spearman {:.3} | align {:.3} uniform {:.3} | mean pair cosine {:.3} | {} sentences embedded in {seconds:.2} s ({:.0}/s, batch 32)",
+        score.spearman,
+        score.align,
+        score.uniform,
+        score.mean_cosine,
         eval.sentences.len(),
         eval.sentences.len() as f64 / seconds
     );

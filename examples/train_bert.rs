@@ -278,21 +278,7 @@ fn probe_hits(
 /// Freezes what training must not change: the embeddings (and so the tied
 /// decoder) and the layers below the top `train_layers`.
 fn freeze(mut model: BertForPreTraining, train_layers: usize) -> BertForPreTraining {
-    model.bert.embeddings = model.bert.embeddings.no_grad();
-    let n = model.bert.layers.len();
-    model.bert.layers = model
-        .bert
-        .layers
-        .into_iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            if i + train_layers < n {
-                layer.no_grad()
-            } else {
-                layer
-            }
-        })
-        .collect();
+    model.bert = model.bert.freeze_below(train_layers);
     model
 }
 

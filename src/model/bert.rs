@@ -269,6 +269,27 @@ impl BertModel {
         self.embeddings.word_embeddings.weight.dims()[0]
     }
 
+    /// Freezes the embeddings and all but the top `train_layers` layers: what
+    /// fine-tuning on these CPUs can afford (the fill-mask training command
+    /// and SimCSE both train only the top of the encoder).
+    pub fn freeze_below(mut self, train_layers: usize) -> Self {
+        self.embeddings = self.embeddings.no_grad();
+        let n = self.layers.len();
+        self.layers = self
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                if i + train_layers < n {
+                    layer.no_grad()
+                } else {
+                    layer
+                }
+            })
+            .collect();
+        self
+    }
+
     /// The three input embeddings of §3 (Figure 2), each [batch, t, hidden]:
     /// token, segment and position. Their sum, normalised, is the encoder's input.
     pub fn embedding_parts(&self, input: &BertInput) -> [Tensor<3>; 3] {

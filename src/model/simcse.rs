@@ -390,7 +390,7 @@ impl SimCseTrainer {
         let device = base.clone().autodiff();
         let d = encoder.hidden_size();
         let mut encoder = encoder.clone().train();
-        encoder = freeze_below(encoder, train_layers);
+        encoder = encoder.freeze_below(train_layers);
         let model = SimCseModel {
             encoder,
             mlp: LinearConfig::new(d, d).init(&device),
@@ -515,25 +515,6 @@ pub async fn two_dropout_views(
     Ok(read_f32(c.inner())
         .await
         .map_err(|e| SimCseError::Device(e.to_string()))?[0])
-}
-
-/// Freezes the embeddings and all but the top `train_layers` layers.
-fn freeze_below(mut encoder: BertModel, train_layers: usize) -> BertModel {
-    encoder.embeddings = encoder.embeddings.no_grad();
-    let n = encoder.layers.len();
-    encoder.layers = encoder
-        .layers
-        .into_iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            if i + train_layers < n {
-                layer.no_grad()
-            } else {
-                layer
-            }
-        })
-        .collect();
-    encoder
 }
 
 /// Alignment/uniformity on tensors (for tests against the f64 host version).

@@ -164,6 +164,38 @@ impl EvalSet {
     }
 }
 
+/// What the STS protocol reports for one encoder.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StsScore {
+    /// Spearman's ρ of cosine similarity against the gold scores.
+    pub spearman: f64,
+    /// Alignment and uniformity over the positive pairs / all sentences.
+    pub align: f64,
+    pub uniform: f64,
+    /// The mean cosine of the pairs (high for anisotropic encoders).
+    pub mean_cosine: f64,
+}
+
+impl EvalSet {
+    /// Scores unit-length embeddings of `sentences` (row-major, width `d`).
+    pub fn score(&self, unit_rows: &[f32], d: usize) -> StsScore {
+        use crate::model::simcse::{align_uniform, cosine, spearman};
+        let row = |i: usize| &unit_rows[i * d..(i + 1) * d];
+        let predicted: Vec<f64> = self
+            .pairs
+            .iter()
+            .map(|&(a, b)| cosine(row(a), row(b)) as f64)
+            .collect();
+        let (align, uniform) = align_uniform(unit_rows, d, &self.positives);
+        StsScore {
+            spearman: spearman(&predicted, &self.gold).unwrap_or(f64::NAN),
+            align,
+            uniform,
+            mean_cosine: predicted.iter().sum::<f64>() / predicted.len().max(1) as f64,
+        }
+    }
+}
+
 pub fn eval_set() -> EvalSet {
     let mut sentences: Vec<&'static str> = Vec::new();
     let mut index = std::collections::HashMap::new();
@@ -247,6 +279,20 @@ mod tests {
             });
             assert!(found, "pair {k} of the subset is a pair of the set");
         }
+        // Scoring: cosines 1, 0.5, 0 for gold 5, 2, 0 give ρ = 1, a mean
+        // cosine of 0.5, and alignment 0 on the one positive pair (score ≥ 4).
+        let tiny = EvalSet {
+            sentences: vec!["a", "b", "c", "d", "e", "f"],
+            pairs: vec![(0, 1), (2, 3), (4, 5)],
+            gold: vec![5.0, 2.0, 0.0],
+            positives: vec![(0, 1)],
+        };
+        let half = 0.75f32.sqrt();
+        let rows = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5, half, 1.0, 0.0, 0.0, 1.0];
+        let score = tiny.score(&rows, 2);
+        assert!((score.spearman - 1.0).abs() < 1e-12, "{score:?}");
+        assert!((score.mean_cosine - 0.5).abs() < 1e-6, "{score:?}");
+        assert!(score.align.abs() < 1e-12, "{score:?}");
         let (members, probe_pairs) = eval.probe(3);
         assert_eq!(members.len(), 6);
         for (k, &(a, b)) in probe_pairs.iter().enumerate() {

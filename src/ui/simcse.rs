@@ -23,9 +23,8 @@ use crate::model::bert_loader::{load_encoder, parse_bert_config};
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
 use crate::model::checkpoint::Checkpoint;
 use crate::model::simcse::{
-    align_uniform, cosine, embed_all, rank, similarity_matrix, spearman, tokenize,
-    two_dropout_views, Objective, Pooling, SimCseSettings, SimCseStep, SimCseTrainer,
-    TRAIN_MAX_TOKENS,
+    align_uniform, embed_all, rank, similarity_matrix, tokenize, two_dropout_views, Objective,
+    Pooling, SimCseSettings, SimCseStep, SimCseTrainer, TRAIN_MAX_TOKENS,
 };
 use crate::model::simcse_data::{
     eval_set, nli_triples, unlabelled_sentences, EvalSet, DEFAULT_SENTENCES,
@@ -807,13 +806,7 @@ pub fn SimCseDemo() -> Html {
                         .await?;
                         let d = active.model.hidden_size();
                         let row = |i: usize| &rows[i * d..(i + 1) * d];
-                        let predicted: Vec<f64> = eval
-                            .pairs
-                            .iter()
-                            .map(|&(a, b)| cosine(row(a), row(b)) as f64)
-                            .collect();
-                        let rho = spearman(&predicted, &eval.gold).unwrap_or(f64::NAN);
-                        let (align, uniform) = align_uniform(&rows, d, &eval.positives);
+                        let scored = eval.score(&rows, d);
                         // The plot's point, on the same probe pairs as the trajectory.
                         let (members, pairs) = eval.probe(PROBE_PAIRS);
                         let probe_rows: Vec<f32> = members
@@ -824,9 +817,9 @@ pub fn SimCseDemo() -> Html {
                             Score {
                                 label: active.label.clone(),
                                 pairs: eval.pairs.len(),
-                                spearman: rho,
-                                align,
-                                uniform,
+                                spearman: scored.spearman,
+                                align: scored.align,
+                                uniform: scored.uniform,
                             },
                             align_uniform(&probe_rows, d, &pairs),
                         ))
