@@ -28,8 +28,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 use super::bert::{BertInput, BertModel};
 use super::bert_tokenizer::{BertTokenizer, Encoded, TokenizeError};
 use super::contrastive::{
-    alignment, cosine_similarity_matrix, l2_normalize, simcse_supervised, simcse_unsupervised,
-    uniformity,
+    cosine_similarity_matrix, l2_normalize, simcse_supervised, simcse_unsupervised,
 };
 use super::rng::Rng;
 use super::simclr::read_f32;
@@ -491,12 +490,6 @@ impl SimCseTrainer {
             loss: value,
         })
     }
-
-    /// The two dropout embeddings of one sentence and their cosine: the
-    /// positive pair of unsupervised SimCSE, made visible.
-    pub async fn two_views(&self, sentence: &Encoded) -> Result<f32, SimCseError> {
-        two_dropout_views(&self.model.encoder, sentence, self.pad_id, self.pooling).await
-    }
 }
 
 /// Encodes one sentence twice on an autodiff copy of `encoder` (dropout on)
@@ -517,15 +510,16 @@ pub async fn two_dropout_views(
         .map_err(|e| SimCseError::Device(e.to_string()))?[0])
 }
 
-/// Alignment/uniformity on tensors (for tests against the f64 host version).
-pub fn align_uniform_tensors(x: Tensor<2>, x_pos: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
-    let all = Tensor::cat(vec![x.clone(), x_pos.clone()], 0);
-    (alignment(x, x_pos), uniformity(all))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::contrastive::{alignment, uniformity};
+
+    /// Alignment/uniformity on tensors, to check the f64 host version against.
+    fn align_uniform_tensors(x: Tensor<2>, x_pos: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+        let all = Tensor::cat(vec![x.clone(), x_pos.clone()], 0);
+        (alignment(x, x_pos), uniformity(all))
+    }
     use crate::model::bert::BertConfig;
     use crate::model::test_devices;
 

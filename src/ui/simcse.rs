@@ -1163,7 +1163,7 @@ pub fn SimCseDemo() -> Html {
             format!("#{i} “{}” · #{j} “{}”: cos {v:.3}", short(i), short(j))
         })
     });
-    let full_pairs = eval_set().pairs.len();
+    let full_pairs = *use_memo((), |_| eval_set().pairs.len());
     let mut sts_choices = vec![full_pairs, 100, 30];
     if !sts_choices.contains(&eval.pairs.len()) {
         sts_choices.push(eval.pairs.len());
