@@ -10,7 +10,7 @@ PUBLIC_URL ?= /
 # Native wgpu tests (Vulkan via lavapipe) want a private runtime dir.
 export XDG_RUNTIME_DIR ?= /tmp/pretext-runtime-$(shell id -u)
 
-.PHONY: setup build serve dist test lint unit wasm e2e clean train-igpt train-bert golden
+.PHONY: setup build serve dist test lint unit wasm e2e clean train-igpt train-bert golden bench bench-setup
 
 setup:
 	@bash scripts/setup.sh
@@ -68,11 +68,28 @@ train-bert: setup
 	cargo run --release --example train_bert -- --steps 1500
 	cargo run --release --example train_bert -- --steps $(BERT_STEPS)
 
+# `make bench`: every demo's speed in headless Chromium (CPU fallback and
+# WebGPU) and natively (burn's ndarray and wgpu backends), beside
+# transformers.js (ONNX Runtime Web, wasm and webgpu) and PyTorch on the same
+# weights and inputs; writes BENCHMARKS.md and BENCHMARKS.json (committed).
+# Measures the release build (make dist). bench-setup installs the peers:
+# PyTorch into $(PYREF) (a 3 GB download the first time) and the fp32 ONNX
+# export of all-MiniLM-L6-v2 for transformers.js. About 45 minutes on 2 cores,
+# most of it WebGPU on the SwiftShader software adapter. `make test` runs the
+# harness once in --smoke mode (tests/e2e/bench.test.mjs).
+PYREF ?= $(HOME)/.cache/pretext/pyref
+bench-setup: setup
+	test -x $(PYREF)/bin/python || python3 -m venv $(PYREF)
+	$(PYREF)/bin/pip install -q -r scripts/bench/requirements.txt -r scripts/bench/onnx-requirements.txt
+	$(PYREF)/bin/python scripts/bench/export_onnx.py
+
+bench: bench-setup dist
+	node scripts/bench/run.mjs
+
 # Regenerates the BERT golden fixtures (tests/golden/bert, committed) with the
 # reference implementation, Hugging Face transformers on PyTorch, pinned in
 # scripts/golden-requirements.txt. Not part of `make test`: PyTorch is a 3 GB
 # download, and the fixtures do not change unless the script does.
-PYREF ?= $(HOME)/.cache/pretext/pyref
 golden: setup
 	test -x $(PYREF)/bin/python || python3 -m venv $(PYREF)
 	$(PYREF)/bin/pip install -q -r scripts/golden-requirements.txt

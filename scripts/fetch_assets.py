@@ -214,7 +214,9 @@ def main():
             for s in derived if not verified(s)
             for rel in derive_inputs(s["derive"])
         )
-        if os.path.exists(stamp) and all(verified(s) for s in served) and inputs_ok:
+        # ... or if a folder the package extracts to is gone (e.g. .assets/bench/).
+        extracted_ok = all(os.path.isdir(os.path.join(CACHE, dest)) for _, dest in pkg["extract"])
+        if os.path.exists(stamp) and all(verified(s) for s in served) and inputs_ok and extracted_ok:
             continue
         path = download(pkg)
         wanted = {s["from"]: s for s in served}

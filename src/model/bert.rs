@@ -323,11 +323,46 @@ impl BertModel {
         self.run(input, true)
     }
 
-    fn run(&self, input: &BertInput, keep_attentions: bool) -> BertOutput {
-        let mask = match &input.padding {
+    /// `forward`, with `between` awaited after the embeddings and after each
+    /// layer. On an eager CPU backend every layer computes when it is called,
+    /// so a caller on the browser's main thread gets the thread back between
+    /// layers (a few ms each) instead of once per forward pass; on WebGPU the
+    /// pauses only interleave command submission. Same output as `forward`.
+    pub async fn forward_yielding<F, Fut>(&self, input: &BertInput, mut between: F) -> BertOutput
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mask = Self::mask(input);
+        let mut x = self.embed(input);
+        between().await;
+        for layer in &self.layers {
+            x = layer.forward(x, &mask).0;
+            between().await;
+        }
+        self.output(x, Vec::new())
+    }
+
+    fn mask(input: &BertInput) -> AttentionMask {
+        match &input.padding {
             Some(p) => AttentionMask::Padding(Box::new(p.clone())),
             None => AttentionMask::Bidirectional,
-        };
+        }
+    }
+
+    fn output(&self, x: Tensor<3>, attentions: Vec<Tensor<4>>) -> BertOutput {
+        let [b, _, d] = x.dims();
+        let cls = x.clone().narrow(1, 0, 1).reshape([b, d]);
+        let pooled = self.pooler.forward(cls).tanh();
+        BertOutput {
+            hidden: x,
+            pooled,
+            attentions,
+        }
+    }
+
+    fn run(&self, input: &BertInput, keep_attentions: bool) -> BertOutput {
+        let mask = Self::mask(input);
         let mut x = self.embed(input);
         let mut attentions = Vec::new();
         for layer in &self.layers {
@@ -337,14 +372,7 @@ impl BertModel {
                 attentions.push(weights);
             }
         }
-        let [b, _, d] = x.dims();
-        let cls = x.clone().narrow(1, 0, 1).reshape([b, d]);
-        let pooled = self.pooler.forward(cls).tanh();
-        BertOutput {
-            hidden: x,
-            pooled,
-            attentions,
-        }
+        self.output(x, attentions)
     }
 }
 

@@ -99,10 +99,22 @@ fn tiny_bert_for_pretraining_matches_transformers_in_two_shapes() {
                 )),
             };
             let out = model.bert.forward(&input);
+            // The pages' forward pass, which pauses after the embeddings and
+            // after each layer, computes the same thing.
+            let mut pauses = 0;
+            let paused = pollster::block_on(model.bert.forward_yielding(&input, || {
+                pauses += 1;
+                async {}
+            }));
+            assert_eq!(pauses, config.num_hidden_layers + 1, "{device_name}");
             let checks = [
                 (
                     "hidden",
                     relative_error(out.hidden.clone(), stored(&reference, "hidden")),
+                ),
+                (
+                    "hidden (forward_yielding)",
+                    relative_error(paused.hidden, stored(&reference, "hidden")),
                 ),
                 (
                     "pooled",

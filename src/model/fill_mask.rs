@@ -56,6 +56,23 @@ pub async fn fill_mask(
     k: usize,
     device: &Device,
 ) -> Result<Vec<Vec<Candidate>>, String> {
+    fill_mask_yielding(model, encoded, positions, k, device, || async {}).await
+}
+
+/// `fill_mask`, awaiting `between` after each encoder layer (see
+/// `BertModel::forward_yielding`): the page's thread is free between layers.
+pub async fn fill_mask_yielding<F, Fut>(
+    model: &BertForPreTraining,
+    encoded: &Encoded,
+    positions: &[usize],
+    k: usize,
+    device: &Device,
+    between: F,
+) -> Result<Vec<Vec<Candidate>>, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     if positions.is_empty() {
         return Ok(Vec::new());
     }
@@ -65,7 +82,8 @@ pub async fn fill_mask(
     }
     let hidden = model
         .bert
-        .forward(&BertInput::single(encoded, device))
+        .forward_yielding(&BertInput::single(encoded, device), between)
+        .await
         .hidden;
     let d = hidden.dims()[2];
     let rows = Tensor::<1, Int>::from_data(

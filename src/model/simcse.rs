@@ -140,9 +140,23 @@ pub fn embed(encoder: &BertModel, input: &BertInput, pooling: Pooling) -> Tensor
     pool(out.hidden, input.padding.as_ref(), pooling)
 }
 
+/// Sentences per `embed_all` batch on `device` for an interactive caller.
+/// The CPU backend computes each layer of a batch in one uninterrupted call:
+/// 4 sentences of ~16 tokens per layer is ~25 ms in the browser (wasm SIMD,
+/// 2 cores; `make bench`), so the page stays responsive; a GPU gets 32
+/// (fewer dispatches, same answer).
+pub fn embed_batch_for(device: &Device) -> usize {
+    if *device == super::cpu_device() {
+        4
+    } else {
+        32
+    }
+}
+
 /// Embeds sentences in batches of `batch` (sorted by length so little is
 /// padding), L2-normalised, row-major `[n, d]`, read back without blocking.
-/// `between` runs after each batch (the page yields to the browser there).
+/// `between(done)` runs after each layer of each batch, with the number of
+/// sentences finished so far (the page yields to the browser there).
 pub async fn embed_all<F, Fut>(
     encoder: &BertModel,
     encoded: &[Encoded],
@@ -164,7 +178,13 @@ where
     for chunk in order.chunks(batch.max(1)) {
         let rows: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
         let input = sentence_batch(&rows, pad_id, &device);
-        let h = l2_normalize(embed(encoder, &input, pooling));
+        // A pause after every layer too: on the CPU backend a batch of long
+        // sentences is otherwise one long task on the page's thread.
+        let hidden = encoder
+            .forward_yielding(&input, || between(done))
+            .await
+            .hidden;
+        let h = l2_normalize(pool(hidden, input.padding.as_ref(), pooling));
         let values = read_f32(h).await.map_err(|e| e.to_string())?;
         for (k, &i) in chunk.iter().enumerate() {
             out[i * d..(i + 1) * d].copy_from_slice(&values[k * d..(k + 1) * d]);

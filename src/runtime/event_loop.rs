@@ -3,10 +3,28 @@
 
 use wasm_bindgen::JsCast;
 
-/// Resolves on the next macrotask (a `setTimeout(0)`), after the browser has
-/// had the chance to handle input and paint.
+/// Resolves on the next macrotask, after the browser has had the chance to
+/// handle input and paint. A message to ourselves on a `MessageChannel`, not a
+/// `setTimeout(0)`: browsers clamp nested timeouts to 4 ms (HTML standard,
+/// "timer initialisation steps", nesting level > 5), which a loop that yields
+/// between model layers would pay dozens of times per call.
 pub async fn yield_now() {
-    sleep_ms(0).await;
+    let Ok(channel) = web_sys::MessageChannel::new() else {
+        return sleep_ms(0).await;
+    };
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        channel.port1().set_onmessage(Some(resolve.unchecked_ref()));
+        if channel
+            .port2()
+            .post_message(&wasm_bindgen::JsValue::NULL)
+            .is_err()
+        {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    // `channel` lives until here: its ports are not collected while we wait.
+    channel.port1().set_onmessage(None);
 }
 
 /// Resolves after `ms` milliseconds (a `setTimeout(ms)`): the debounce of

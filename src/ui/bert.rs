@@ -28,7 +28,7 @@ use crate::model::bert_loader::{
 };
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded, TokenizeError};
 use crate::model::bert_views::{attention_maps, embedding_parts, EmbeddingParts};
-use crate::model::fill_mask::{fill_mask, words};
+use crate::model::fill_mask::{fill_mask_yielding, words};
 use crate::model::mlm::{is_next_probability, Corruption, CorruptionTally, MlmRule};
 use crate::model::rng::Rng;
 use crate::runtime::assets::format_bytes;
@@ -637,8 +637,15 @@ pub fn BertDemo() -> Html {
                             return;
                         }
                         let t0 = now_ms();
-                        let result =
-                            fill_mask(&active.model, &encoded, &positions, TOP_K, &device).await;
+                        let result = fill_mask_yielding(
+                            &active.model,
+                            &encoded,
+                            &positions,
+                            TOP_K,
+                            &device,
+                            yield_now,
+                        )
+                        .await;
                         if !token.is_current(job) {
                             return;
                         }

@@ -23,8 +23,9 @@ use crate::model::bert_loader::{load_encoder, parse_bert_config};
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
 use crate::model::checkpoint::Checkpoint;
 use crate::model::simcse::{
-    align_uniform, embed_all, rank, similarity_matrix, tokenize, two_dropout_views, Objective,
-    Pooling, SimCseSettings, SimCseStep, SimCseTrainer, TRAIN_MAX_TOKENS,
+    align_uniform, embed_all, embed_batch_for, rank, similarity_matrix, tokenize,
+    two_dropout_views, Objective, Pooling, SimCseSettings, SimCseStep, SimCseTrainer,
+    TRAIN_MAX_TOKENS,
 };
 use crate::model::simcse_data::{
     eval_set, nli_triples, unlabelled_sentences, EvalSet, DEFAULT_SENTENCES,
@@ -35,11 +36,8 @@ use crate::runtime::loader::load_asset;
 
 /// "Updates as you type": this long after the last keystroke.
 const DEBOUNCE_MS: i32 = 400;
-/// Sentences per forward pass when embedding the visitor's list.
-const EMBED_BATCH: usize = 32;
-/// Sentences per pass of the background STS scoring: smaller, so the page
-/// gets the main thread back more often (a pass of 32 holds it ~1.4 s on the
-/// CPU fallback).
+/// Sentences per pass of the background STS scoring (between passes the page
+/// updates the score's progress).
 const STS_BATCH: usize = 8;
 /// Held-out positive pairs re-embedded for each point of the trajectory.
 const PROBE_PAIRS: usize = 32;
@@ -460,7 +458,7 @@ async fn probe_point(
         &t.encoded,
         tokenizer.pad_id,
         pooling,
-        EMBED_BATCH,
+        embed_batch_for(&encoder.pooler.weight.device()),
         |_| yield_now(),
     )
     .await?;
@@ -651,6 +649,9 @@ pub fn SimCseDemo() -> Html {
                             ));
                         }
                         dispatch.dispatch(Action::EmbedStarted);
+                        // Timed like a sentence-embedding call elsewhere (transformers.js's
+                        // pipeline): tokenize + model + pooling + readback.
+                        let t0 = now_ms();
                         let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
                         let tokenized = match tokenize(&active.tokenizer, &refs, usize::MAX) {
                             Ok(t) => t,
@@ -673,13 +674,12 @@ pub fn SimCseDemo() -> Html {
                             notices.push(lang.t(Text::SimcseOneSentence).into());
                         }
                         let pooling = active.choice.pooling();
-                        let t0 = now_ms();
                         let rows = embed_all(
                             &active.model,
                             &tokenized.encoded,
                             active.tokenizer.pad_id,
                             pooling,
-                            EMBED_BATCH,
+                            embed_batch_for(&active.model.pooler.weight.device()),
                             |_| yield_now(),
                         )
                         .await;
@@ -745,7 +745,7 @@ pub fn SimCseDemo() -> Html {
                                 active.tokenizer.pad_id,
                                 active.choice.pooling(),
                                 1,
-                                |_| async {},
+                                |_| yield_now(),
                             )
                             .await
                         }
@@ -787,6 +787,7 @@ pub fn SimCseDemo() -> Html {
                         let t = tokenize(&active.tokenizer, &eval.sentences, 512)
                             .map_err(|e| e.to_string())?;
                         let total = t.encoded.len();
+                        let shown_done = std::cell::Cell::new(0);
                         let rows = embed_all(
                             &active.model,
                             &t.encoded,
@@ -794,7 +795,8 @@ pub fn SimCseDemo() -> Html {
                             active.choice.pooling(),
                             STS_BATCH,
                             |done| {
-                                if runs.is_current(run) {
+                                // Called after every layer: re-render only when a pass ends.
+                                if runs.is_current(run) && done != shown_done.replace(done) {
                                     dispatch.dispatch(Action::StsProgress(format!(
                                         "{} {done} / {total}",
                                         lang.t(Text::SimcseStsScoring)
