@@ -74,8 +74,8 @@ train-bert: setup
 # weights and inputs; writes BENCHMARKS.md and BENCHMARKS.json (committed).
 # Measures the release build (make dist). bench-setup installs the peers:
 # PyTorch into $(PYREF) (a 3 GB download the first time) and the fp32 ONNX
-# export of all-MiniLM-L6-v2 for transformers.js. About 45 minutes on 2 cores,
-# most of it WebGPU on the SwiftShader software adapter. `make test` runs the
+# export of all-MiniLM-L6-v2 for transformers.js. On 2 cores the release
+# build takes ~15 minutes and WebGPU on the SwiftShader adapter the longest. `make test` runs the
 # harness once in --smoke mode (tests/e2e/bench.test.mjs).
 PYREF ?= $(HOME)/.cache/pretext/pyref
 bench-setup: setup
