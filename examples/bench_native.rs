@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor};
 use pretext::model::bert::{BertConfig, BertInput, BertModel};
 use pretext::model::bert_loader::load_encoder;
 use pretext::model::bert_tokenizer::{BertTokenizer, Encoded};
@@ -35,6 +35,7 @@ use pretext::model::contrastive::nt_xent;
 use pretext::model::igpt::{batch_loss, make_batch, Batch, IgptConfig};
 use pretext::model::resnet::SimClrConfig;
 use pretext::model::rng::Rng;
+use pretext::model::simcse::sentence_batch_of_length;
 use serde_json::{json, Value};
 
 const MINILM: &str = ".assets/www/minilm";
@@ -256,27 +257,6 @@ fn load_inputs() -> Inputs {
     }
 }
 
-/// The sentences as one [b, 16] batch: [PAD] after each, masked by `padding`.
-fn padded_batch(encoded: &[Encoded], pad_id: u32, device: &Device) -> BertInput {
-    let (b, t) = (encoded.len(), PADDED_LEN);
-    let mut tokens = vec![pad_id as i64; b * t];
-    let mut padding = vec![true; b * t];
-    for (row, e) in encoded.iter().enumerate() {
-        for (j, &id) in e.ids.iter().enumerate() {
-            tokens[row * t + j] = id as i64;
-            padding[row * t + j] = false;
-        }
-    }
-    BertInput {
-        tokens: Tensor::from_data(TensorData::new(tokens, [b, t]), device),
-        segments: Tensor::<2, Int>::zeros([b, t], device),
-        padding: Some(Tensor::<2, Bool>::from_data(
-            TensorData::new(padding, [b, t]),
-            device,
-        )),
-    }
-}
-
 /// Every figure on one backend: (spec, timing) pairs, a timing being the
 /// samples or why it could not run.
 fn bench_backend(
@@ -314,7 +294,9 @@ fn bench_backend(
         cfg.hidden_size,
         cfg.intermediate_size,
     );
-    let batch = padded_batch(&inputs.encoded, inputs.pad_id, device);
+    let rows: Vec<&Encoded> = inputs.encoded.iter().collect();
+    // [b, 16]: [PAD] after each sentence, masked (the PyTorch peer pads the same way).
+    let batch = sentence_batch_of_length(&rows, inputs.pad_id, PADDED_LEN, device);
     measure(
         Spec {
             id: "bert_forward_b32x16",

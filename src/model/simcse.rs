@@ -93,8 +93,23 @@ fn truncate_single(e: &mut Encoded, max_len: usize) {
 
 /// Pads single sentences into one batch (segment 0, padding masked).
 pub fn sentence_batch(encoded: &[&Encoded], pad_id: u32, device: &Device) -> BertInput {
+    let longest = encoded.iter().map(|e| e.len()).max().unwrap_or(0);
+    sentence_batch_of_length(encoded, pad_id, longest.max(1), device)
+}
+
+/// `sentence_batch` padded to exactly `t` tokens (at least the longest
+/// sentence): a fixed shape, e.g. for a benchmark's "batch × 16".
+pub fn sentence_batch_of_length(
+    encoded: &[&Encoded],
+    pad_id: u32,
+    t: usize,
+    device: &Device,
+) -> BertInput {
     let b = encoded.len();
-    let t = encoded.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+    assert!(
+        encoded.iter().all(|e| e.len() <= t),
+        "a sentence is longer than the batch's {t} tokens"
+    );
     let mut tokens = vec![pad_id as i64; b * t];
     let mut padding = vec![true; b * t];
     for (row, e) in encoded.iter().enumerate() {
