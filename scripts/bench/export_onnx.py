@@ -22,7 +22,6 @@ Needs torch and transformers (scripts/golden-requirements.txt) and
 scripts/bench/onnx-requirements.txt, all in the PyTorch venv.
 """
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -39,13 +38,9 @@ SENTENCES = os.path.join(ROOT, "scripts", "bench", "sentences.txt")
 OPSET = 18
 TOLERANCE = 1e-4
 
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+# The asset fetcher's file hash (stdlib only; importing it runs nothing).
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from fetch_assets import sha256_file  # noqa: E402
 
 
 def stamp_text():
