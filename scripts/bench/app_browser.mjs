@@ -217,50 +217,53 @@ async function stepTimes(page, warmup) {
   return out;
 }
 
-async function simclr(env, backend, o) {
-  const steps = o.warmup + o.runs;
-  const { page, adapter } = await pageFor(env, `/simclr?lang=en&backend=${backend}&n=32&steps=${steps}`);
-  await page.getByTestId('simclr-samples').click();
-  await page.getByTestId('simclr-image-count').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
-  await watchSteps(page, 'simclr-step');
-  await page.getByTestId('simclr-train').click();
-  await page.waitForFunction((w) => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= w, o.warmup, { timeout: 0 });
+/**
+ * Per-step times of a run on the shared training driver: `prefix` is the
+ * page's testid prefix (its `-step` counter), `ready` waits until the page can
+ * train, `start` is the testid of the button that starts the run.
+ */
+async function trainingSteps(env, backend, o, { route, prefix, ready, start }) {
+  const { page, adapter } = await pageFor(env, `${route}&backend=${backend}&steps=${o.warmup + o.runs}`);
+  await ready(page);
+  await watchSteps(page, `${prefix}-step`);
+  await page.getByTestId(start).click();
+  await page.waitForFunction(([id, w]) => Number(document.querySelector(`[data-testid="${id}"]`).dataset.value) >= w, [`${prefix}-step`, o.warmup], { timeout: 0 });
   await resetLongTasks(page);
-  await page.getByTestId('simclr-step').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
+  await page.getByTestId(`${prefix}-step`).and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
   const longest = await longestTask(page);
   const samples = await stepTimes(page, o.warmup);
   await page.close();
+  return { samples, items_per_call: 1, item: 'step', adapter, longest_task_ms: longest };
+}
+
+async function simclr(env, backend, o) {
+  const steps = await trainingSteps(env, backend, o, {
+    route: '/simclr?lang=en&n=32',
+    prefix: 'simclr',
+    start: 'simclr-train',
+    ready: async (page) => {
+      await page.getByTestId('simclr-samples').click();
+      await page.getByTestId('simclr-image-count').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
+    },
+  });
   return {
     id: 'simclr_train_step_b32',
     what: 'SimCLR training step at batch 32 (64 augmented views): augment + encoder + projection + NT-Xent + backward + Adam, on the page\'s training driver',
-    samples,
-    items_per_call: 1,
-    item: 'step',
-    adapter,
-    longest_task_ms: longest,
+    ...steps,
   };
 }
 
 async function simcse(env, backend, o) {
-  const steps = o.warmup + o.runs;
-  const { page, adapter } = await pageFor(env, `/simcse?lang=en&backend=${backend}&sts=8&steps=${steps}`);
-  await page.locator('[data-testid="simcse-sts-score"][data-state="done"]').waitFor({ timeout: 0 });
-  await watchSteps(page, 'simcse-step');
-  await page.getByTestId('simcse-train-unsup').click();
-  await page.waitForFunction((w) => Number(document.querySelector('[data-testid="simcse-step"]').dataset.value) >= w, o.warmup, { timeout: 0 });
-  await resetLongTasks(page);
-  await page.getByTestId('simcse-step').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
-  const longest = await longestTask(page);
-  const samples = await stepTimes(page, o.warmup);
-  await page.close();
+  const steps = await trainingSteps(env, backend, o, {
+    route: '/simcse?lang=en&sts=8',
+    prefix: 'simcse',
+    start: 'simcse-train-unsup',
+    ready: (page) => page.locator('[data-testid="simcse-sts-score"][data-state="done"]').waitFor({ timeout: 0 }),
+  });
   return {
     id: 'simcse_train_step',
     what: 'unsupervised SimCSE training step, batch 8 sentences (16 dropout views), top 2 of 6 MiniLM layers learning: forward + InfoNCE + backward + Adam (every 5th step also runs the page\'s alignment/uniformity probe)',
-    samples,
-    items_per_call: 1,
-    item: 'step',
-    adapter,
-    longest_task_ms: longest,
+    ...steps,
   };
 }
 
