@@ -3,7 +3,11 @@
 // fallback and on WebGPU (SwiftShader on a GPU-less machine). Writes the JSON
 // of scripts/bench/CONTRACT.md (producer "pretext-browser").
 //
-//   node scripts/bench/app_browser.mjs --out FILE [--smoke] [--runs N] [--backends cpu,webgpu]
+//   node scripts/bench/app_browser.mjs --out FILE [--smoke] [--runs N] [--backends cpu,webgpu] [--ids ID,...]
+//
+// --ids measures only those figures (fill_mask_12tok, embed_b1, embed_b32,
+// igpt, simclr_train_step_b32, simcse_train_step, cold_start, wasm,
+// downloads): to re-measure a few without the rest (run.mjs --keep).
 //
 // Needs a built app in dist/ (`make dist` for the release build the report
 // is about). Every page carries a PerformanceObserver on long tasks from its
@@ -110,22 +114,29 @@ async function embeddings(env, backend, o, sentences, id) {
     const text = sentences.map((s) => s.replace(/\.$/, r % 2 ? '!' : '.')).join('\n');
     // The whole list at once, as a paste: Playwright's fill() would insert
     // it line by line (63 input events in one task, each re-rendering).
+    // The panel still says `done` (the previous list's result) until the
+    // page's typing debounce has passed, so the result of this edit is the
+    // first `running` → `done` transition after it, watched from before it.
     await page.evaluate((t) => {
+      const panel = document.querySelector('[data-testid="simcse-heatmap-panel"]');
+      window.__nextEmbedding = new Promise((resolve, reject) => {
+        const watch = new MutationObserver((records) => {
+          if (!records.some((r) => r.oldValue === 'running')) return;
+          if (panel.dataset.state === 'done') resolve(Number(panel.dataset.ms));
+          else if (panel.dataset.state === 'error') reject(new Error('the embedding failed'));
+          else return;
+          watch.disconnect();
+        });
+        watch.observe(panel, { attributes: true, attributeFilter: ['data-state'], attributeOldValue: true });
+      });
       const area = document.querySelector('[data-testid="simcse-sentences"]');
       area.value = t;
       area.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste', data: t }));
     }, text);
-    await page.waitForFunction(
-      ([n, t]) => {
-        const p = document.querySelector('[data-testid="simcse-heatmap-panel"]');
-        const h = document.querySelector('[data-testid="simcse-heatmap"]');
-        const area = document.querySelector('[data-testid="simcse-sentences"]');
-        return p?.dataset.state === 'done' && h?.dataset.n === String(n) && p.dataset.ms && area?.value === t;
-      },
-      [sentences.length, text],
-      { timeout: 0, polling: 100 },
-    );
-    return Number(await page.getByTestId('simcse-heatmap-panel').getAttribute('data-ms'));
+    const ms = await page.evaluate(() => window.__nextEmbedding);
+    const shown = await page.evaluate(() => document.querySelector('[data-testid="simcse-heatmap"]')?.dataset.n);
+    if (shown !== String(sentences.length)) throw new Error(`the heatmap shows ${shown} sentences, not ${sentences.length}`);
+    return ms;
   };
   // The page starts on its default list: the first edit is already new text.
   for (let r = 0; r < o.warmup; r++) await once(r);
@@ -398,7 +409,8 @@ async function tokenCounts() {
   }
 }
 
-export async function measureApp({ backends = ['cpu', 'webgpu'], runs = 5, smoke = false, log = () => {} } = {}) {
+export async function measureApp({ backends = ['cpu', 'webgpu'], runs = 5, smoke = false, ids = null, log = () => {} } = {}) {
+  const wanted = (id) => !ids || ids.includes(id);
   const o = { runs: smoke ? 1 : runs, warmup: smoke ? 1 : 2, tokenCounts: await tokenCounts() };
   const figures = [];
   const skipped = [];
@@ -420,6 +432,7 @@ export async function measureApp({ backends = ['cpu', 'webgpu'], runs = 5, smoke
         ['simclr_train_step_b32', () => simclr(env, backend, o)],
         ['simcse_train_step', () => simcse(env, backend, o)],
       ]) {
+        if (!wanted(id)) continue;
         if (smokeSkips && id !== 'fill_mask_12tok') {
           skipped.push({ id, system: 'pretext', backend, why: 'not in --smoke runs (WebGPU checks fill_mask_12tok only); make bench measures it' });
           continue;
@@ -435,12 +448,13 @@ export async function measureApp({ backends = ['cpu', 'webgpu'], runs = 5, smoke
       skipped.push({ id: 'cold_start', system: 'pretext', backend, why: 'not in --smoke runs; make bench measures it' });
       continue;
     }
+    if (!wanted('cold_start')) continue;
     const t0 = Date.now();
     add(backend, await guarded(skipped, 'cold_start', backend, () => coldStart(webgpu, backend, o)));
     log(`${backend} cold start: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
-  for (const f of wasmSizes()) figures.push({ system: 'pretext', backend: 'any', where: 'browser', ...f });
-  for (const f of await guarded(skipped, 'downloads', 'cpu', downloads)) figures.push({ system: 'pretext', backend: 'any', where: 'browser', ...f });
+  if (wanted('wasm')) for (const f of wasmSizes()) figures.push({ system: 'pretext', backend: 'any', where: 'browser', ...f });
+  if (wanted('downloads')) for (const f of await guarded(skipped, 'downloads', 'cpu', downloads)) figures.push({ system: 'pretext', backend: 'any', where: 'browser', ...f });
   const chromium = await (async () => {
     const env = await launch({ webgpu: false });
     try {
@@ -466,6 +480,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     smoke: process.argv.includes('--smoke'),
     runs: Number(arg('--runs', 5)),
     backends: arg('--backends', 'cpu,webgpu').split(','),
+    ids: arg('--ids', null)?.split(',') ?? null,
     log: (m) => console.error(m),
   });
   const out = arg('--out', null);

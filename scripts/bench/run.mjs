@@ -5,10 +5,16 @@
 // BENCHMARKS.md, a table made from that JSON and nothing else.
 //
 //   node scripts/bench/run.mjs [--smoke] [--runs N] [--out-dir DIR] [--only app,tjs,native,torch] [--profile release|dev]
+//                              [--app-ids ID,...] [--keep OLD_BENCHMARKS.json]
 //
 // --smoke: one warm-up and one measured run of everything (the test in
 // `make test` that keeps the harness from rotting); writes to --out-dir
 // (default: a temporary folder), never over the committed report.
+//
+// --keep: figures of an earlier report that this run does not measure are
+// carried over, each marked with the date of the run that measured it (to
+// re-measure a few figures, --only and --app-ids, without the hour the rest
+// takes on SwiftShader).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -124,6 +130,8 @@ export function markdown(report) {
   L.push(`- Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memory_gib} GiB, ${report.machine.os}`);
   for (const [k, v] of Object.entries(report.versions)) L.push(`- ${k}: ${v}`);
   if (roof) L.push(`- Roofline ceiling: ${fmt(roof.gflops)} GFLOP/s, the best 1024³ sgemm measured here (${roof.from}); "% peak" is a figure's model FLOPs per second over it.`);
+  const earlier = [...new Set(report.figures.filter((f) => f.measured_on).map((f) => f.measured_on))];
+  if (earlier.length) L.push(`- Figures marked ↺ were measured by the earlier run of ${earlier.join(', ')} and carried over (--keep); the others by this run.`);
   L.push('', 'Times are per call: median of the warm runs (min–max). Lower is better; per-second figures are items_per_call / median.', '');
   const timing = report.figures.filter((f) => f.unit === 'ms');
   for (const [where, title] of [['browser', 'In the browser (headless Chromium)'], ['native', 'Natively']]) {
@@ -131,7 +139,7 @@ export function markdown(report) {
     if (!rows.length) continue;
     L.push(`## ${title}`, '', '| work | system / backend | median ms | min–max ms | runs | per second | GFLOP/s | % peak | longest task ms |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const f of rows) {
-      L.push(`| ${f.id} | ${f.system} / ${f.backend} | ${fmt(f.median)} | ${fmt(f.min)}–${fmt(f.max)} | ${f.runs} | ${f.per_second ? `${fmt(f.per_second)} ${f.item}/s` : ''} | ${f.gflops ? fmt(f.gflops) : ''} | ${f.gflops && roof ? `${fmt((100 * f.gflops) / roof.gflops, 2)}%` : ''} | ${f.longest_task_ms !== undefined ? fmt(f.longest_task_ms) : ''} |`);
+      L.push(`| ${f.id}${f.measured_on ? ' ↺' : ''} | ${f.system} / ${f.backend} | ${fmt(f.median)} | ${fmt(f.min)}–${fmt(f.max)} | ${f.runs} | ${f.per_second ? `${fmt(f.per_second)} ${f.item}/s` : ''} | ${f.gflops ? fmt(f.gflops) : ''} | ${f.gflops && roof ? `${fmt((100 * f.gflops) / roof.gflops, 2)}%` : ''} | ${f.longest_task_ms !== undefined ? fmt(f.longest_task_ms) : ''} |`);
     }
     L.push('');
   }
@@ -143,7 +151,7 @@ export function markdown(report) {
   const sizes = report.figures.filter((f) => f.unit === 'bytes');
   if (sizes.length) {
     L.push('## Sizes', '', '| what | bytes | |', '|---|---:|---|');
-    for (const f of sizes) L.push(`| ${f.id} | ${f.median.toLocaleString('en-US')} | ${bytes(f.median)} |`);
+    for (const f of sizes) L.push(`| ${f.id}${f.measured_on ? ' ↺' : ''} | ${f.median.toLocaleString('en-US')} | ${bytes(f.median)} |`);
     L.push('');
   }
   L.push('## What each figure measures', '');
@@ -162,7 +170,7 @@ export function markdown(report) {
   return L.join('\n');
 }
 
-export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'native', 'torch'], profile = 'release', outDir, log = console.error } = {}) {
+export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'native', 'torch'], profile = 'release', appIds = null, keep = null, outDir, log = console.error } = {}) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pretext-bench-'));
   const parts = [];
   const skipped = [];
@@ -192,10 +200,18 @@ export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'na
   }
   if (only.includes('app')) {
     const out = path.join(work, 'app.json');
-    await tryPart('app', () => runProducer('the app in Chromium', 'node', ['scripts/bench/app_browser.mjs', '--out', out, ...flags], out, log));
+    const ids = appIds ? ['--ids', appIds.join(',')] : [];
+    await tryPart('app', () => runProducer('the app in Chromium', 'node', ['scripts/bench/app_browser.mjs', '--out', out, ...flags, ...ids], out, log));
   }
   const figures = parts.flatMap((p) => p.figures.map(summarise));
   const versions = {};
+  const kept = keep ? JSON.parse(fs.readFileSync(keep, 'utf8')) : null;
+  if (kept) {
+    const key = (f) => `${f.id}|${f.system}|${f.backend}`;
+    const measured = new Set(figures.map(key));
+    for (const f of kept.figures) if (!measured.has(key(f))) figures.push({ ...f, measured_on: f.measured_on ?? kept.date });
+    Object.assign(versions, kept.versions);
+  }
   for (const p of parts) for (const [k, v] of Object.entries(p.env ?? {})) versions[`${p.producer} ${k}`] = typeof v === 'string' ? v : JSON.stringify(v);
   const report = {
     schema: SCHEMA,
@@ -228,6 +244,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     runs: Number(arg('--runs', 5)),
     only: arg('--only', 'app,tjs,native,torch').split(','),
     profile: arg('--profile', 'release'),
+    appIds: arg('--app-ids', null)?.split(',') ?? null,
+    keep: arg('--keep', null),
     outDir,
   });
   console.log(fs.readFileSync(path.join(outDir, 'BENCHMARKS.md'), 'utf8'));
