@@ -68,21 +68,24 @@ async function pageFor(env, route) {
 
 // ---- BERT fill-mask: one mask in a 12-token sentence -----------------------
 
+/** Types `text` into the BERT page and returns the page's ms once its predictions are for that text. */
+export async function fillMaskShown(page, text) {
+  await page.getByTestId('bert-input').fill(text);
+  await page.waitForFunction(
+    (t) => {
+      const el = document.querySelector('[data-testid="bert-predictions"]');
+      return el && el.dataset.state === 'done' && el.dataset.text === t;
+    },
+    text,
+    { timeout: 0, polling: 'raf' },
+  );
+  return Number((await page.getByTestId('bert-latency').innerText()).match(/([\d.]+) ms/)[1]);
+}
+
 async function fillMask(env, backend, o) {
   const { page, adapter } = await pageFor(env, `/bert?lang=en&backend=${backend}&text=${encodeURIComponent(FILL_MASK[1])}`);
   await page.getByTestId('bert-model-status').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
-  const shown = async (text) => {
-    await page.getByTestId('bert-input').fill(text);
-    await page.waitForFunction(
-      (t) => {
-        const el = document.querySelector('[data-testid="bert-predictions"]');
-        return el && el.dataset.state === 'done' && el.dataset.text === t;
-      },
-      text,
-      { timeout: 0, polling: 'raf' },
-    );
-    return Number((await page.getByTestId('bert-latency').innerText()).match(/([\d.]+) ms/)[1]);
-  };
+  const shown = (text) => fillMaskShown(page, text);
   for (let i = 0; i < o.warmup; i++) await shown(FILL_MASK[i % 2]);
   await resetLongTasks(page);
   const samples = [];

@@ -11,10 +11,9 @@
 //
 // Needs a built app in dist/ (make dist or make wasm) and, for the peer, the
 // fp32 ONNX of `make bench-setup`.
-import { chromium } from 'playwright-core';
 import { launch, open, settledBackend } from '../../tests/e2e/browser.mjs';
-import { assembleModel, startServer as startPeerServer } from './transformers_js.mjs';
-import { FILL_MASK, SENTENCES } from './app_browser.mjs';
+import { assembleModel, launch as launchPeer, startServer as startPeerServer } from './transformers_js.mjs';
+import { FILL_MASK, SENTENCES, fillMaskShown } from './app_browser.mjs';
 
 // Installed before any page script. Sums, never samples: every call counts.
 const GPU_COUNTERS = () => {
@@ -62,14 +61,7 @@ async function fillMask() {
   try {
     const page = await appPage(env, `/bert?lang=en&backend=webgpu&text=${encodeURIComponent(FILL_MASK[1])}`);
     await page.getByTestId('bert-model-status').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
-    const shown = async (text) => {
-      await page.getByTestId('bert-input').fill(text);
-      await page.waitForFunction((t) => {
-        const el = document.querySelector('[data-testid="bert-predictions"]');
-        return el && el.dataset.state === 'done' && el.dataset.text === t;
-      }, text, { timeout: 0, polling: 'raf' });
-      return Number((await page.getByTestId('bert-latency').innerText()).match(/([\d.]+) ms/)[1]);
-    };
+    const shown = (text) => fillMaskShown(page, text);
     await shown(FILL_MASK[0]); // shaders compiled, pipelines cached
     await page.evaluate(() => window.__gpuReset());
     const ms = await shown(FILL_MASK[1]);
@@ -106,15 +98,10 @@ async function simclr() {
 async function transformersJs() {
   assembleModel();
   const server = await startPeerServer();
-  const context = await chromium.launchPersistentContext('', {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
-  });
+  const browser = await launchPeer({ webgpu: true, serverUrl: server.url, blocked: new Set() });
   try {
-    await context.addInitScript(GPU_COUNTERS);
-    await context.route((u) => !u.href.startsWith(server.url) && !['data:', 'blob:'].includes(u.protocol), (r) => r.abort('blockedbyclient'));
-    const page = await context.newPage();
+    await browser.context.addInitScript(GPU_COUNTERS);
+    const page = await browser.context.newPage();
     await page.goto(`${server.url}/`);
     await page.waitForFunction(() => window.tjsBenchReady === true);
     await page.evaluate(() => window.tjsBench.load({ device: 'webgpu', dtype: 'fp32', model: 'all-MiniLM-L6-v2' }));
@@ -124,7 +111,7 @@ async function transformersJs() {
     const r = await page.evaluate((t) => window.tjsBench.call(t, false), texts);
     return { id: 'embed_b1', system: 'transformers.js ort-webgpu fp32', ms: r.ms, per_call: await page.evaluate(() => window.__gpu) };
   } finally {
-    await context.close();
+    await browser.close();
     await server.close();
   }
 }

@@ -296,7 +296,7 @@ function withTimeout(promise, ms, what) {
   ]);
 }
 
-async function launch({ webgpu, serverUrl, blocked }) {
+export async function launch({ webgpu, serverUrl, blocked }) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pretext-tjs-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
