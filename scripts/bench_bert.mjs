@@ -14,6 +14,7 @@
 // object per backend. A benchmark, not a test: nothing here asserts speed.
 import os from 'node:os';
 import { launch, open, settledBackend } from '../tests/e2e/browser.mjs';
+import { fillMaskShown } from './bench/app_browser.mjs';
 
 const backends = (process.argv[2] ?? 'cpu,webgpu').split(',');
 const edits = Number(process.argv[3] ?? 10);
@@ -29,17 +30,8 @@ const SENTENCES = [
 
 async function shown(page, text) {
   const t0 = await page.evaluate(() => performance.now());
-  await page.getByTestId('bert-input').fill(text);
-  await page.waitForFunction(
-    (t) => {
-      const el = document.querySelector('[data-testid="bert-predictions"]');
-      return el && el.dataset.state === 'done' && el.dataset.text === t;
-    },
-    text,
-    { timeout: 0, polling: 'raf' },
-  );
+  const model = await fillMaskShown(page, text);
   const t1 = await page.evaluate(() => performance.now());
-  const model = Number((await page.getByTestId('bert-latency').innerText()).match(/(\d+) ms/)[1]);
   return { edit_to_shown_ms: t1 - t0, model_ms: model };
 }
 
