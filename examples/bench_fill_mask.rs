@@ -1,7 +1,7 @@
 //! Native fill-mask timing of the bundled BERT (all-MiniLM-L6-v2 + the
 //! project's MLM head), split into its parts: the encoder alone, the MLM head
 //! over the masked rows, and the whole `fill_mask` call the page makes, on
-//! burn-ndarray and on wgpu (Vulkan; lavapipe on a machine without a GPU).
+//! burn's CPU backend (flex) and on wgpu (Vulkan; lavapipe on a machine without a GPU).
 //!
 //!   cargo run --release --example bench_fill_mask [-- runs]
 //!
@@ -29,7 +29,7 @@ fn main() {
     let tokenizer = read(".assets/www/minilm/tokenizer.json");
     let base = read(".assets/www/minilm/model.safetensors");
     let head = read(".assets/www/bert/mlm.safetensors");
-    let mut devices: Vec<(&str, Device)> = vec![("ndarray", pretext::model::cpu_device())];
+    let mut devices: Vec<(&str, Device)> = vec![("cpu (flex)", pretext::model::cpu_device())];
     match Device::wgpu_options().init() {
         Ok(d) => devices.push(("wgpu", d)),
         Err(e) => eprintln!("no wgpu device: {e:?}"),

@@ -1,11 +1,13 @@
 //! The native half of `make bench`: the project's own models, timed on every
-//! native backend it has — burn's ndarray CPU backend and burn's wgpu (Vulkan;
+//! native backend it has — burn's two CPU backends, ndarray and flex, and burn's wgpu (Vulkan;
 //! Mesa's lavapipe on a machine without a GPU) — written as the JSON of
 //! scripts/bench/CONTRACT.md. scripts/bench/torch_peers.py times the same ids
 //! on the same inputs with PyTorch.
 //!
 //!   cargo run --release --example bench_native -- --out FILE [--smoke] [--runs N]
 //!       [--only ID[,ID]]   (figures whose id contains one of these; all by default)
+//!       [--backends NAME[,NAME]]   (backends whose name contains one of these:
+//!                                   ndarray, flex, wgpu; all by default)
 //!
 //! Figures (ids shared with the PyTorch peer):
 //! - `bert_forward_b32x16`: all-MiniLM-L6-v2 (src/model/bert.rs, loaded by
@@ -140,6 +142,8 @@ struct Args {
     runs: usize,
     /// Only the figures whose id contains one of these (all when empty).
     only: Vec<String>,
+    /// Only the backends whose name contains one of these (all when empty).
+    backends: Vec<String>,
 }
 
 fn parse_args() -> Args {
@@ -148,6 +152,7 @@ fn parse_args() -> Args {
         smoke: false,
         runs: 7,
         only: Vec::new(),
+        backends: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -159,8 +164,12 @@ fn parse_args() -> Args {
                 let ids = it.next().expect("--only ID[,ID]");
                 args.only = ids.split(',').map(str::to_string).collect();
             }
+            "--backends" => {
+                let names = it.next().expect("--backends NAME[,NAME]");
+                args.backends = names.split(',').map(str::to_string).collect();
+            }
             other => panic!(
-                "unknown flag {other}; usage: --out FILE [--smoke] [--runs N] [--only ID[,ID]]"
+                "unknown flag {other}; usage: --out FILE [--smoke] [--runs N] [--only ID[,ID]] [--backends NAME[,NAME]]"
             ),
         }
     }
@@ -474,17 +483,32 @@ fn main() {
         "simclr": SimClrConfig::new().with_width(SIMCLR_WIDTH).init(&cpu_device).num_params(),
     });
 
-    let mut backends = vec![Backend {
-        name: "burn-ndarray".into(),
-        device: cpu_device,
-        adapter: cpu.clone(),
-    }];
+    // burn's two CPU backends: ndarray (matrixmultiply) and flex (gemm, its
+    // own attention and convolution kernels), on the same figures.
+    #[allow(deprecated)]
+    let mut backends = vec![
+        Backend {
+            name: "burn-ndarray".into(),
+            device: Device::ndarray(),
+            adapter: cpu.clone(),
+        },
+        Backend {
+            name: "burn-flex".into(),
+            device: Device::flex(),
+            adapter: cpu.clone(),
+        },
+    ];
+    let wanted = |name: &str| {
+        args.backends.is_empty() || args.backends.iter().any(|b| name.contains(b.as_str()))
+    };
+    backends.retain(|b| wanted(&b.name));
     let mut skipped: Vec<Value> = Vec::new();
     let mut wgpu_env = json!(null);
     // The project's native wgpu device (as src/model/test_devices.rs and the
     // other examples make it), keeping the handles to name the adapter.
-    match Device::wgpu_options().init_with_setup() {
-        Ok((device, setup)) => {
+    match wanted("wgpu").then(|| Device::wgpu_options().init_with_setup()) {
+        None => {}
+        Some(Ok((device, setup))) => {
             let info = setup.adapter.get_info();
             wgpu_env = json!({
                 "adapter": info.name,
@@ -499,7 +523,7 @@ fn main() {
                 adapter: format!("{} ({} {})", info.name, info.driver, info.driver_info),
             });
         }
-        Err(e) => {
+        Some(Err(e)) => {
             for id in [
                 "bert_forward_b32x16",
                 "bert_forward_b1",

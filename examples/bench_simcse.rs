@@ -3,7 +3,7 @@
 //! throughput (batch 32), and training steps per second; then `--steps N` of
 //! SimCSE training from the chosen start and the same figures after.
 //!
-//!   cargo run --release --example bench_simcse -- [--backend ndarray|wgpu]
+//!   cargo run --release --example bench_simcse -- [--backend cpu|wgpu]
 //!       [--start raw-cls|raw-mean|minilm] [--objective unsup|sup] [--steps N]
 //!       [--batch 8] [--lr 3e-5] [--train-layers 2]
 
@@ -54,7 +54,7 @@ fn evaluate(label: &str, encoder: &BertModel, tokenizer: &BertTokenizer, pooling
 }
 
 fn main() {
-    let device: Device = match arg("--backend", "ndarray").as_str() {
+    let device: Device = match arg("--backend", "cpu").as_str() {
         "wgpu" => Device::wgpu_options().init().expect("wgpu"),
         _ => pretext::model::cpu_device(),
     };

@@ -71,7 +71,7 @@ fn parse_args() -> Args {
         eval_only: false,
         eval_weights: None,
         measure: 0,
-        backend: "ndarray".into(),
+        backend: "cpu".into(),
         out_dir: "weights".into(),
         corpus: "sotu".into(),
     };
@@ -307,11 +307,12 @@ fn write(path: &str, tensors: &[NamedTensor], precision: Precision, meta: &[(&st
 
 fn main() {
     let args = parse_args();
-    // ndarray on the CPU; wgpu where a GPU (Vulkan) is available.
+    // burn's CPU backend (flex); wgpu where a GPU (Vulkan) is available.
     let device: Device = match args.backend.as_str() {
-        "ndarray" => pretext::model::cpu_device(),
+        // "ndarray": the name older logs and resumed runs carry.
+        "cpu" | "ndarray" => pretext::model::cpu_device(),
         "wgpu" => Device::wgpu_options().init().expect("no wgpu device"),
-        other => panic!("--backend ndarray|wgpu, not {other}"),
+        other => panic!("--backend cpu|wgpu, not {other}"),
     };
     device.seed(args.seed);
     std::fs::create_dir_all(&args.out_dir).unwrap();

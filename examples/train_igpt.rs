@@ -58,7 +58,7 @@ fn parse_args() -> Args {
         heads: 4,
         eval_every: 100,
         seed: 0,
-        backend: "ndarray".into(),
+        backend: "cpu".into(),
         eval_only: false,
         out_dir: "weights".into(),
     };
@@ -110,9 +110,10 @@ fn load_images(name: &str) -> Vec<Vec<u8>> {
 
 fn device_for(backend: &str) -> Device {
     match backend {
-        "ndarray" => pretext::model::cpu_device(),
+        // "ndarray": the name older logs and resumed runs carry.
+        "cpu" | "ndarray" => pretext::model::cpu_device(),
         "wgpu" => Device::wgpu_options().init().expect("no wgpu device"),
-        other => panic!("--backend ndarray|wgpu, not {other}"),
+        other => panic!("--backend cpu|wgpu, not {other}"),
     }
 }
 

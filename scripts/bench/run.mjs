@@ -5,7 +5,7 @@
 // BENCHMARKS.md, a table made from that JSON and nothing else.
 //
 //   node scripts/bench/run.mjs [--smoke] [--runs N] [--out-dir DIR] [--only app,tjs,native,torch] [--profile release|dev]
-//                              [--app-ids ID,...] [--keep OLD_BENCHMARKS.json]
+//                              [--app-ids ID,...] [--app-backends cpu,webgpu] [--keep OLD_BENCHMARKS.json]
 //
 // --smoke: one warm-up and one measured run of everything (the test in
 // `make test` that keeps the harness from rotting); writes to --out-dir
@@ -170,7 +170,7 @@ export function markdown(report) {
   return L.join('\n');
 }
 
-export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'native', 'torch'], profile = 'release', appIds = null, keep = null, outDir, log = console.error } = {}) {
+export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'native', 'torch'], profile = 'release', appIds = null, appBackends = null, keep = null, outDir, log = console.error } = {}) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pretext-bench-'));
   const parts = [];
   const skipped = [];
@@ -201,7 +201,8 @@ export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'na
   if (only.includes('app')) {
     const out = path.join(work, 'app.json');
     const ids = appIds ? ['--ids', appIds.join(',')] : [];
-    await tryPart('app', () => runProducer('the app in Chromium', 'node', ['scripts/bench/app_browser.mjs', '--out', out, ...flags, ...ids], out, log));
+    const backends = appBackends ? ['--backends', appBackends.join(',')] : [];
+    await tryPart('app', () => runProducer('the app in Chromium', 'node', ['scripts/bench/app_browser.mjs', '--out', out, ...flags, ...ids, ...backends], out, log));
   }
   const figures = parts.flatMap((p) => p.figures.map(summarise));
   const versions = {};
@@ -245,6 +246,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     only: arg('--only', 'app,tjs,native,torch').split(','),
     profile: arg('--profile', 'release'),
     appIds: arg('--app-ids', null)?.split(',') ?? null,
+    appBackends: arg('--app-backends', null)?.split(',') ?? null,
     keep: arg('--keep', null),
     outDir,
   });

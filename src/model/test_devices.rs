@@ -21,5 +21,5 @@ pub fn wgpu() -> Device {
 
 /// Every device a model test must pass on, with its name for messages.
 pub fn all() -> Vec<(&'static str, Device)> {
-    vec![("ndarray", cpu()), ("wgpu", wgpu())]
+    vec![("cpu (flex)", cpu()), ("wgpu", wgpu())]
 }

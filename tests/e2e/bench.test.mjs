@@ -1,6 +1,6 @@
 // The benchmark harness's smoke test (`make bench` must not silently rot): one
 // cold run of every measurement — the app's pages (all on the CPU fallback,
-// fill-mask on WebGPU too), the native burn producer on ndarray and wgpu,
+// fill-mask on WebGPU too), the native burn producer on flex, ndarray and wgpu,
 // transformers.js on wasm and webgpu, PyTorch where installed — then the
 // report's schema, and every figure finite and positive. Speed is never
 // asserted here.
@@ -28,7 +28,7 @@ test('make bench: a smoke run of every measurement writes a valid report', { tim
   assert.ok(has('pretext', 'webgpu', 'fill_mask_12tok'), 'pretext/webgpu fill_mask_12tok was not measured');
   for (const id of APP.slice(1)) assert.ok(written.skipped.some((s) => s.backend === 'webgpu' && id.startsWith(s.id) && s.why), `pretext/webgpu ${id}: neither measured nor skipped`);
   for (const id of ['wasm_bytes', 'wasm_gzip_bytes', 'downloads_bert', 'downloads_igpt', 'downloads_simclr', 'downloads_simcse']) assert.ok(has('pretext', 'any', id), `${id} was not measured`);
-  for (const backend of ['burn-ndarray', 'burn-wgpu-vulkan']) for (const id of NATIVE) assert.ok(has('pretext', backend, id), `native ${backend} ${id} was not measured`);
+  for (const backend of ['burn-flex', 'burn-ndarray', 'burn-wgpu-vulkan']) for (const id of NATIVE) assert.ok(has('pretext', backend, id), `native ${backend} ${id} was not measured`);
   // transformers.js on the int8 ONNX needs no PyTorch: it must run here on both backends.
   for (const id of ['embed_b1', 'embed_b32']) {
     assert.ok(written.figures.some((f) => f.system === 'transformers.js' && f.id === id && /int8/.test(f.backend) && !/webgpu/.test(f.backend)), `transformers.js wasm int8 ${id}`);
