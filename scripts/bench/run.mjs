@@ -5,7 +5,7 @@
 // BENCHMARKS.md, a table made from that JSON and nothing else.
 //
 //   node scripts/bench/run.mjs [--smoke] [--runs N] [--out-dir DIR] [--only app,tjs,native,torch] [--profile release|dev]
-//                              [--app-ids ID,...] [--app-backends cpu,webgpu] [--keep OLD_BENCHMARKS.json]
+//                              [--app-ids ID,...] [--app-backends cpu,webgpu] [--tjs-backends ort-wasm-1t,...] [--keep OLD_BENCHMARKS.json]
 //
 // --smoke: one warm-up and one measured run of everything (the test in
 // `make test` that keeps the harness from rotting); writes to --out-dir
@@ -44,7 +44,10 @@ export function summarise(f) {
 /**
  * Pairs each of our timing figures with every peer figure of the same id on
  * comparable ground (in the browser: CPU fallback ↔ ONNX Runtime's wasm,
- * WebGPU ↔ its webgpu; natively: any burn backend ↔ PyTorch CPU).
+ * WebGPU ↔ its webgpu; natively: any burn backend ↔ PyTorch CPU), measured on
+ * the same machine boot: figures carried over (--keep) from another session
+ * ran on another machine (two 2-core sessions here measured the same ndarray
+ * sgemm at 20.9 and 11.5 ms), so a ratio never mixes boots.
  * ratio = our median / their median: below 1 we are faster.
  */
 export function compare(figures) {
@@ -53,6 +56,7 @@ export function compare(figures) {
   for (const ours of figures.filter((f) => f.system === 'pretext' && f.unit === 'ms')) {
     for (const peer of figures.filter((f) => f.system !== 'pretext' && f.id === ours.id && f.unit === 'ms')) {
       if (ours.where !== peer.where) continue;
+      if ((ours.boot_id ?? null) !== (peer.boot_id ?? null)) continue;
       if (ours.where === 'browser' && kind(ours) !== kind(peer)) continue;
       out.push({
         id: ours.id,
@@ -62,6 +66,7 @@ export function compare(figures) {
         ours_ms: ours.median,
         peer_ms: peer.median,
         ratio: ours.median / peer.median,
+        ...(ours.measured_on ? { measured_on: ours.measured_on } : {}),
       });
     }
   }
@@ -70,7 +75,10 @@ export function compare(figures) {
 
 /** The hardware line of the roofline: the best sgemm rate measured here. */
 export function ceiling(figures) {
-  const sgemm = figures.filter((f) => f.id === 'sgemm_1024' && f.gflops);
+  // This run's machine where it measured one (carried-over figures ran on another).
+  const all = figures.filter((f) => f.id === 'sgemm_1024' && f.gflops);
+  const fresh = all.filter((f) => !f.measured_on);
+  const sgemm = fresh.length ? fresh : all;
   if (!sgemm.length) return null;
   const best = sgemm.reduce((a, b) => (b.gflops > a.gflops ? b : a));
   return { gflops: best.gflops, from: `${best.system}/${best.backend}`, what: best.what };
@@ -112,7 +120,12 @@ function runProducer(name, cmd, args, out, log) {
 
 function machine() {
   const cpus = os.cpus();
-  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), os: `${os.type()} ${os.release()} ${os.arch()}` };
+  // Linux's id of this boot: equal only for figures measured on one machine in one session.
+  let bootId = null;
+  try {
+    bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {}
+  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), os: `${os.type()} ${os.release()} ${os.arch()}`, boot_id: bootId };
 }
 
 const fmt = (x, digits = 3) => {
@@ -144,8 +157,8 @@ export function markdown(report) {
     L.push('');
   }
   if (report.comparisons.length) {
-    L.push('## Ours vs the peers, same work', '', 'ratio = our median time / theirs: below 1 we are faster.', '', '| work | where | ours | peer | ours ms | peer ms | ratio |', '|---|---|---|---|---:|---:|---:|');
-    for (const c of report.comparisons) L.push(`| ${c.id} | ${c.where} | ${c.ours} | ${c.peer} | ${fmt(c.ours_ms)} | ${fmt(c.peer_ms)} | **${fmt(c.ratio, 2)}** |`);
+    L.push('## Ours vs the peers, same work', '', 'ratio = our median time / theirs: below 1 we are faster. Both figures of a ratio come from one machine boot (↺: both carried over from an earlier session); a figure whose peer ran in another session has no ratio.', '', '| work | where | ours | peer | ours ms | peer ms | ratio |', '|---|---|---|---|---:|---:|---:|');
+    for (const c of report.comparisons) L.push(`| ${c.id}${c.measured_on ? ' ↺' : ''} | ${c.where} | ${c.ours} | ${c.peer} | ${fmt(c.ours_ms)} | ${fmt(c.peer_ms)} | **${fmt(c.ratio, 2)}** |`);
     L.push('');
   }
   const sizes = report.figures.filter((f) => f.unit === 'bytes');
@@ -170,7 +183,7 @@ export function markdown(report) {
   return L.join('\n');
 }
 
-export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'native', 'torch'], profile = 'release', appIds = null, appBackends = null, keep = null, outDir, log = console.error } = {}) {
+export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'native', 'torch'], profile = 'release', appIds = null, appBackends = null, tjsBackends = null, keep = null, outDir, log = console.error } = {}) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pretext-bench-'));
   const parts = [];
   const skipped = [];
@@ -196,7 +209,8 @@ export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'na
   }
   if (only.includes('tjs')) {
     const out = path.join(work, 'tjs.json');
-    await tryPart('transformers.js', () => runProducer('transformers.js in Chromium', 'node', ['scripts/bench/transformers_js.mjs', '--out', out, ...flags], out, log));
+    const backends = tjsBackends ? ['--backends', tjsBackends.join(',')] : [];
+    await tryPart('transformers.js', () => runProducer('transformers.js in Chromium', 'node', ['scripts/bench/transformers_js.mjs', '--out', out, ...flags, ...backends], out, log));
   }
   if (only.includes('app')) {
     const out = path.join(work, 'app.json');
@@ -204,13 +218,17 @@ export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'na
     const backends = appBackends ? ['--backends', appBackends.join(',')] : [];
     await tryPart('app', () => runProducer('the app in Chromium', 'node', ['scripts/bench/app_browser.mjs', '--out', out, ...flags, ...ids, ...backends], out, log));
   }
-  const figures = parts.flatMap((p) => p.figures.map(summarise));
+  const here = machine();
+  const figures = parts.flatMap((p) => p.figures.map((f) => ({ ...summarise(f), boot_id: here.boot_id })));
   const versions = {};
   const kept = keep ? JSON.parse(fs.readFileSync(keep, 'utf8')) : null;
   if (kept) {
     const key = (f) => `${f.id}|${f.system}|${f.backend}`;
     const measured = new Set(figures.map(key));
-    for (const f of kept.figures) if (!measured.has(key(f))) figures.push({ ...f, measured_on: f.measured_on ?? kept.date });
+    for (const f of kept.figures) {
+      if (measured.has(key(f))) continue;
+      figures.push({ ...f, measured_on: f.measured_on ?? kept.date, boot_id: f.boot_id ?? kept.machine?.boot_id ?? null });
+    }
     Object.assign(versions, kept.versions);
   }
   for (const p of parts) for (const [k, v] of Object.entries(p.env ?? {})) versions[`${p.producer} ${k}`] = typeof v === 'string' ? v : JSON.stringify(v);
@@ -218,7 +236,7 @@ export async function bench({ smoke = false, runs = 5, only = ['app', 'tjs', 'na
     schema: SCHEMA,
     date: new Date().toISOString(),
     smoke,
-    machine: machine(),
+    machine: here,
     versions,
     figures,
     comparisons: compare(figures),
@@ -247,6 +265,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     profile: arg('--profile', 'release'),
     appIds: arg('--app-ids', null)?.split(',') ?? null,
     appBackends: arg('--app-backends', null)?.split(',') ?? null,
+    tjsBackends: arg('--tjs-backends', null)?.split(',') ?? null,
     keep: arg('--keep', null),
     outDir,
   });

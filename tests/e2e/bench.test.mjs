@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { bench, validate } from '../../scripts/bench/run.mjs';
+import { bench, compare, validate } from '../../scripts/bench/run.mjs';
 
 // What the smoke run must have measured, not skipped: all of our own figures.
 const APP = ['fill_mask_12tok', 'embed_b1', 'embed_b32', 'igpt_ms_per_pixel', 'igpt_bottom_half', 'simclr_train_step_b32', 'simcse_train_step', 'cold_start_empty_cache', 'cold_start_warm_cache'];
@@ -49,4 +49,18 @@ test('make bench: a smoke run of every measurement writes a valid report', { tim
   broken.figures[0].median = Number.NaN;
   assert.throws(() => validate(broken), /not finite and positive/);
   fs.rmSync(outDir, { recursive: true, force: true });
+});
+
+test('ratios pair figures of one machine boot only, on comparable backends', () => {
+  const fig = (system, backend, where, median, boot_id) => ({ id: 'embed_b1', system, backend, where, unit: 'ms', median, boot_id });
+  const figures = [
+    fig('pretext', 'cpu', 'browser', 20, 'boot-b'),
+    fig('pretext', 'webgpu', 'browser', 900, null),
+    fig('transformers.js', 'ort-wasm-1t', 'browser', 40, 'boot-b'),
+    fig('transformers.js', 'ort-wasm-2t', 'browser', 30, null),
+    fig('transformers.js', 'ort-webgpu', 'browser', 300, null),
+  ];
+  const pairs = compare(figures).map((c) => `${c.ours}:${c.peer}:${c.ratio}`);
+  // cpu ↔ the wasm figure of the same boot; the carried-over webgpu pair stays; cpu ↔ another boot's wasm and any cpu ↔ webgpu pair are left out.
+  assert.deepEqual(pairs.sort(), ['pretext/cpu:transformers.js/ort-wasm-1t:0.5', 'pretext/webgpu:transformers.js/ort-webgpu:3']);
 });
