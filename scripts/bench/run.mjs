@@ -47,7 +47,7 @@ export function summarise(f) {
  * WebGPU ↔ its webgpu; natively: any burn backend ↔ PyTorch CPU), measured on
  * the same machine boot: figures carried over (--keep) from another session
  * ran on another machine (two 2-core sessions here measured the same ndarray
- * sgemm at 20.9 and 11.5 ms), so a ratio never mixes boots.
+ * sgemm at 20.9 and 11.7 ms), so a ratio never mixes boots.
  * ratio = our median / their median: below 1 we are faster.
  */
 export function compare(figures) {
