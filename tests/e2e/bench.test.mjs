@@ -63,4 +63,10 @@ test('ratios pair figures of one machine boot only, on comparable backends', () 
   const pairs = compare(figures).map((c) => `${c.ours}:${c.peer}:${c.ratio}`);
   // cpu ↔ the wasm figure of the same boot; the carried-over webgpu pair stays; cpu ↔ another boot's wasm and any cpu ↔ webgpu pair are left out.
   assert.deepEqual(pairs.sort(), ['pretext/cpu:transformers.js/ort-wasm-1t:0.5', 'pretext/webgpu:transformers.js/ort-webgpu:3']);
+  // ↺ only where both figures were carried over (--keep).
+  const carried = (f) => ({ ...f, measured_on: '2026-01-01' });
+  const [ourOldPeerNew] = compare([carried(figures[0]), figures[2]]);
+  assert.equal(ourOldPeerNew.measured_on, undefined);
+  const [bothOld] = compare([carried(figures[0]), carried(figures[2])]);
+  assert.equal(bothOld.measured_on, '2026-01-01');
 });
