@@ -50,8 +50,13 @@ pub enum AdapterProbe {
     NoAdapter,
     /// The request itself threw or rejected.
     RequestFailed(String),
-    /// An adapter; `is_fallback` is WebGPU's `isFallbackAdapter` (a software rasteriser).
-    Adapter { name: String, is_fallback: bool },
+    /// An adapter; `is_fallback` is WebGPU's `isFallbackAdapter` (a software
+    /// rasteriser); `subgroups`: it offers WebGPU's `subgroups` feature.
+    Adapter {
+        name: String,
+        is_fallback: bool,
+        subgroups: bool,
+    },
 }
 
 /// Why the app runs on the CPU. Each has a calm one-line explanation in the
@@ -65,6 +70,13 @@ pub enum CpuReason {
     /// Only a software adapter exists; burn's CPU backend is faster than it
     /// (256×256 matmul: ~235 ms on SwiftShader WebGPU vs ~10 ms on CPU in wasm).
     SoftwareAdapterSlower {
+        adapter: String,
+    },
+    /// The adapter lacks WebGPU's `subgroups` feature. burn's tuned matmul
+    /// kernels use subgroup operations; without the feature the browser
+    /// rejects them, and a rejected kernel's dropped work can look fastest
+    /// to the tuner and be chosen: wrong numbers. The CPU is right instead.
+    NoSubgroups {
         adapter: String,
     },
     InitFailed(String),
@@ -93,15 +105,31 @@ pub fn plan(request: BackendRequest, probe: &AdapterProbe) -> Plan {
             Plan::Cpu(CpuReason::AdapterRequestFailed(e.clone()))
         }
         (
+            _,
+            AdapterProbe::Adapter {
+                name,
+                subgroups: false,
+                ..
+            },
+        ) => Plan::Cpu(CpuReason::NoSubgroups {
+            adapter: name.clone(),
+        }),
+        (
             BackendRequest::Auto,
             AdapterProbe::Adapter {
                 name,
                 is_fallback: true,
+                ..
             },
         ) => Plan::Cpu(CpuReason::SoftwareAdapterSlower {
             adapter: name.clone(),
         }),
-        (_, AdapterProbe::Adapter { name, is_fallback }) => Plan::WebGpu {
+        (
+            _,
+            AdapterProbe::Adapter {
+                name, is_fallback, ..
+            },
+        ) => Plan::WebGpu {
             adapter: name.clone(),
             is_fallback: *is_fallback,
         },
@@ -134,6 +162,7 @@ mod tests {
         AdapterProbe::Adapter {
             name: "SwiftShader".into(),
             is_fallback,
+            subgroups: true,
         }
     }
 
@@ -229,6 +258,25 @@ mod tests {
                 is_fallback: false
             }
         );
+    }
+
+    #[test]
+    fn an_adapter_without_subgroups_runs_on_the_cpu_even_when_forced() {
+        for request in [BackendRequest::Auto, BackendRequest::WebGpu] {
+            for is_fallback in [false, true] {
+                let probe = AdapterProbe::Adapter {
+                    name: "GPU".into(),
+                    is_fallback,
+                    subgroups: false,
+                };
+                assert_eq!(
+                    plan(request, &probe),
+                    Plan::Cpu(CpuReason::NoSubgroups {
+                        adapter: "GPU".into()
+                    })
+                );
+            }
+        }
     }
 
     #[test]

@@ -3,16 +3,19 @@
 //! The decisions themselves live in `backend.rs` (pure, unit-tested).
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use burn::tensor::Device;
 use js_sys::{Function, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::backend::{adapter_display_name, plan, AdapterProbe, BackendRequest, CpuReason, Plan};
 use super::event_loop::now_ms;
 use crate::model::cpu_device;
-use crate::model::selftest::{run_selftest, SELFTEST_SIZE};
+use crate::model::selftest::{run_matmul_checks, run_selftest, SELFTEST_SIZE};
 
 /// The device the app computes on, and how it came to be chosen.
 #[derive(Clone)]
@@ -97,6 +100,14 @@ pub async fn probe_adapter() -> AdapterProbe {
             .and_then(|v| v.as_bool())
             .unwrap_or(false)
     });
+    let features =
+        Reflect::get(&adapter, &JsValue::from_str("features")).unwrap_or(JsValue::UNDEFINED);
+    let subgroups = Reflect::get(&features, &JsValue::from_str("has"))
+        .ok()
+        .and_then(|has| has.dyn_into::<Function>().ok())
+        .and_then(|has| has.call1(&features, &JsValue::from_str("subgroups")).ok())
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     AdapterProbe::Adapter {
         name: adapter_display_name(
             &field("vendor"),
@@ -104,6 +115,7 @@ pub async fn probe_adapter() -> AdapterProbe {
             &field("description"),
         ),
         is_fallback,
+        subgroups,
     }
 }
 
@@ -126,7 +138,7 @@ pub async fn start_backend(request: BackendRequest) -> ComputeBackend {
             adapter,
             is_fallback,
         } => match gpu_runtime(adapter, is_fallback).await {
-            Ok((device, adapter, is_fallback)) => match timed_selftest(&device).await {
+            Ok((device, adapter, is_fallback)) => match gpu_selftest(&device).await {
                 Ok(ms) => ComputeBackend {
                     device,
                     kind: BackendKind::WebGpu {
@@ -154,6 +166,13 @@ async fn cpu_backend(reason: CpuReason, webgpu_available: bool) -> ComputeBacken
     }
 }
 
+/// The GPU's checks: the model-shaped products (these also run autotune's
+/// first choices), then the timed self-test.
+async fn gpu_selftest(device: &Device) -> Result<f64, String> {
+    run_matmul_checks(device).await.map_err(|e| e.to_string())?;
+    timed_selftest(device).await
+}
+
 /// Runs the self-test twice (the first run compiles shaders) and returns the
 /// warm time in milliseconds.
 async fn timed_selftest(device: &Device) -> Result<f64, String> {
@@ -176,10 +195,28 @@ async fn gpu_runtime(adapter: String, is_fallback: bool) -> Result<(Device, Stri
     }) {
         return Ok(found);
     }
+    install_subgroup_shims();
+    configure_autotune();
     let (device, setup) = Device::wgpu_options()
         .init_with_setup_async()
         .await
         .map_err(|e| format!("{e:?}"))?;
+    // cubecl's handler panics on any validation error. While autotune tries
+    // candidate kernels, a browser may reject one (before the shim above, a
+    // `Gemm` variant that failed WGSL's uniformity analysis); on wasm cubecl
+    // cannot see that in time to skip it, so the rejection arrives here. A
+    // panic would kill the page; instead it is logged and counted (the BERT
+    // e2e test asserts the count stays 0), and the matmul checks of
+    // `start_backend` catch a wrong product.
+    setup.device.on_uncaptured_error(Arc::new(|error| {
+        let seen = GPU_ERRORS.fetch_add(1, Ordering::Relaxed);
+        if seen < 3 {
+            web_sys::console::warn_1(&JsValue::from_str(&format!(
+                "WebGPU rejected a command (an autotune candidate kernel, most likely; \
+                 the app goes on): {error}"
+            )));
+        }
+    }));
     // The callback must be Send; it captures nothing and reaches the app
     // through the thread-local slot (wasm has one thread).
     setup.device.set_device_lost_callback(|reason, message| {
@@ -204,6 +241,68 @@ async fn gpu_runtime(adapter: String, is_fallback: bool) -> Result<(Device, Stri
         })
     });
     Ok((device, adapter, is_fallback))
+}
+
+/// WebGPU validation errors seen so far (see `gpu_runtime`); `?debug=1`
+/// exposes it so tests can check that no kernel in use is rejected.
+static GPU_ERRORS: AtomicU32 = AtomicU32::new(0);
+
+#[wasm_bindgen(inline_js = r#"
+export function install_subgroup_shims() {
+  const adapter = globalThis.GPUAdapter;
+  const device = globalThis.GPUDevice;
+  if (!adapter || !device || adapter.prototype.__pretextSubgroups) return;
+  // wgpu 30's WebGPU backend maps no `subgroups` feature, so it never asks for
+  // it; cubek's matmul kernels use subgroup operations whenever the adapter
+  // reports a subgroup size, and Dawn rejects them on a device without the
+  // feature. Ask for it on every device of an adapter that has it (the app
+  // uses no WebGPU adapter without it: `backend::plan`).
+  const request = adapter.prototype.requestDevice;
+  adapter.prototype.requestDevice = function (descriptor) {
+    const wanted = { ...(descriptor ?? {}) };
+    if (this.features.has('subgroups')) {
+      wanted.requiredFeatures = [...new Set([...(wanted.requiredFeatures ?? []), 'subgroups'])];
+    }
+    return request.call(this, wanted);
+  };
+  // WGSL's uniformity analysis is static and conservative: a subgroup
+  // reduction in cubek's `Gemm` sits under a branch on the problem size,
+  // which cubecl passes in a storage buffer, so Tint calls it non-uniform and
+  // rejects the kernel; on Vulkan, Metal and CUDA the same kernel runs as is.
+  // The rule is one WGSL names for opting out. (The BERT e2e test compares
+  // WebGPU's answers with the CPU's.)
+  const createShaderModule = device.prototype.createShaderModule;
+  device.prototype.createShaderModule = function (descriptor) {
+    const code = descriptor?.code;
+    if (typeof code === 'string' && code.includes('enable subgroups;') && !code.includes('subgroup_uniformity')) {
+      descriptor = {
+        ...descriptor,
+        code: code.replace('enable subgroups;', 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);'),
+      };
+    }
+    return createShaderModule.call(this, descriptor);
+  };
+  adapter.prototype.__pretextSubgroups = true;
+}
+"#)]
+extern "C" {
+    fn install_subgroup_shims();
+}
+
+/// burn's matmul autotune, kept short: every new problem size is tuned once
+/// per page (the persistent cache is native-only), and on a software adapter
+/// each candidate costs a shader compile. The coarsest size buckets and three
+/// timed samples per candidate cut fill-mask's first run on SwiftShader from
+/// about 60 to about 40 s; after that, runs reuse the choice.
+fn configure_autotune() {
+    use cubecl_runtime::config::autotune::AutotuneLevel;
+    use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
+    let mut config = CubeClRuntimeConfig::default();
+    config.autotune.level = AutotuneLevel::Minimal;
+    config.autotune.bench.min_samples = 1;
+    config.autotune.bench.max_samples = 3;
+    // Set once, before the runtime reads it; a second call is a no-op.
+    let _ = CubeClRuntimeConfig::try_set(config);
 }
 
 /// Destroys the GPU device as a driver reset would, so the fallback path can
@@ -248,6 +347,11 @@ pub fn install_debug_hooks() {
         memory.as_ref(),
     );
     memory.forget();
+    let errors = wasm_bindgen::closure::Closure::<dyn Fn() -> u32>::new(|| {
+        GPU_ERRORS.load(Ordering::Relaxed)
+    });
+    let _ = Reflect::set(&hooks, &JsValue::from_str("gpuErrors"), errors.as_ref());
+    errors.forget();
     let _ = Reflect::set(&window, &JsValue::from_str("pretextDebug"), &hooks);
 }
 

@@ -17,6 +17,7 @@ fn reason_text(lang: &LangCtx, reason: &CpuReason) -> String {
         CpuReason::SoftwareAdapterSlower { adapter } => {
             (Text::ReasonSoftwareAdapterSlower, Some(adapter))
         }
+        CpuReason::NoSubgroups { adapter } => (Text::ReasonNoSubgroups, Some(adapter)),
         CpuReason::InitFailed(e) => (Text::ReasonInitFailed, Some(e)),
         CpuReason::SelftestFailed(e) => (Text::ReasonSelftestFailed, Some(e)),
         CpuReason::DeviceLost(e) => (Text::ReasonDeviceLost, Some(e)),

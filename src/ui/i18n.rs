@@ -161,6 +161,10 @@ texts! {
         "The only WebGPU adapter is a software one, which is slower than the CPU here, so the CPU runs the models.",
         "唯一的 WebGPU 适配器是软件模拟的，比 CPU 还慢，所以由 CPU 运行模型。",
     ),
+    ReasonNoSubgroups => (
+        "This browser's WebGPU lacks subgroups, which the GPU kernels here need, so the CPU runs the models.",
+        "此浏览器的 WebGPU 不支持 subgroups，而这里的 GPU 内核需要它，所以由 CPU 运行模型。",
+    ),
     ReasonInitFailed => (
         "WebGPU could not be started, so the models run on the CPU instead.",
         "WebGPU 无法启动，模型改在 CPU 上运行。",

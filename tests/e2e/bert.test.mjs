@@ -116,6 +116,42 @@ for (const webgpu of [true, false]) {
       assert.deepEqual(errors, []);
     });
 
+    // burn's matmul autotune runs on WebGPU only. A candidate kernel the
+    // browser rejects does no work, so it could look fastest and be chosen:
+    // the app makes every candidate valid (runtime/webgpu.rs), and this
+    // checks the model's answer against the CPU's and that the browser
+    // rejected nothing, while tuning or after.
+    if (webgpu) test('tuned WebGPU kernels: the same top 5 as the CPU, none rejected', async () => {
+      const a = 'The man went to the [MASK] to buy milk.';
+      const b = 'Paris is the [MASK] of France.';
+      const cpu = await open(env, `/bert?lang=en&backend=cpu&text=${encodeURIComponent(a)}`);
+      assert.equal(await settledBackend(cpu.page), 'cpu');
+      await modelReady(cpu.page);
+      await predictionsFor(cpu.page, a);
+      const expected = await topFive(cpu.page, 0);
+      await cpu.page.close();
+
+      const { page, errors } = await open(env, `/bert?lang=en&backend=webgpu&debug=1&text=${encodeURIComponent(a)}`);
+      assert.equal(await settledBackend(page), 'webgpu');
+      await modelReady(page);
+      await predictionsFor(page, a);
+      const first = await topFive(page, 0);
+      // Another length (other sizes to tune), then the first again (tuned).
+      for (const text of [b, a]) {
+        await page.getByTestId('bert-input').fill(text);
+        await predictionsFor(page, text);
+      }
+      const tuned = await topFive(page, 0);
+      for (const got of [first, tuned]) {
+        assert.deepEqual(got.map((r) => r.token), expected.map((r) => r.token));
+        for (let i = 0; i < 5; i++) {
+          assert.ok(Math.abs(got[i].prob - expected[i].prob) < 1e-3, `${JSON.stringify(got)} vs ${JSON.stringify(expected)}`);
+        }
+      }
+      assert.equal(await page.evaluate(() => window.pretextDebug.gpuErrors()), 0, 'the browser rejected a WebGPU command');
+      assert.deepEqual(errors, []);
+    });
+
     test('bad input: empty, 20 masks, emoji, over 512 tokens — messages, never a crash', async () => {
       const { page, errors } = await open(env, `/bert?lang=en&backend=${backend}&text=${encodeURIComponent('Hello [MASK].')}`);
       await settledBackend(page);
