@@ -504,7 +504,7 @@ impl QueryProfiler {
                 });
 
             Ok(ProfileDuration::new_device_time_maybe(async move {
-                // PATCHED for Pretext (see ../../PATCHES.md): upstream panicked here
+                // PATCHED for Pretext (see ../../../PATCHES.md): upstream panicked here
                 // when the map fails. It fails when the device is lost while autotune
                 // is timing a candidate, and on wasm that panic stops every future on
                 // the page, so it can never fall back to the CPU. A failed map is not a
