@@ -240,7 +240,9 @@ async function trainingSteps(env, backend, o, { route, prefix, ready, start }) {
   const { page, adapter } = await pageFor(env, `${route}&backend=${backend}&steps=${o.warmup + o.runs}`);
   await ready(page);
   await watchSteps(page, `${prefix}-step`);
-  await page.getByTestId(start).click();
+  // No timeout: on SwiftShader the page can be busy for minutes (autotune),
+  // and a click waits for it; only the steps after the warm-up are timed.
+  await page.getByTestId(start).click({ timeout: 0 });
   await page.waitForFunction(([id, w]) => Number(document.querySelector(`[data-testid="${id}"]`).dataset.value) >= w, [`${prefix}-step`, o.warmup], { timeout: 0 });
   await resetLongTasks(page);
   await page.getByTestId(`${prefix}-step`).and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });

@@ -97,7 +97,13 @@ pub struct SimClrTrainer {
     optimizer: ModuleOptimizer,
     rng: Rng,
     step: usize,
+    /// Views in the last step's forward pass (2N): `representations` encodes
+    /// in chunks of exactly this many images, see there.
+    last_views: Option<usize>,
 }
+
+/// Images per chunk in `representations` before any training step.
+const REPRESENTATION_CHUNK: usize = 64;
 
 /// Reads a tensor back without blocking (WebGPU cannot read synchronously).
 pub async fn read_f32<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, TrainError> {
@@ -124,6 +130,7 @@ impl SimClrTrainer {
             optimizer: AdamConfig::new().init(),
             rng: Rng::new(seed),
             step: 0,
+            last_views: None,
         }
     }
 
@@ -206,6 +213,7 @@ impl SimClrTrainer {
             .optimizer
             .step(settings.learning_rate, self.model.clone(), grads);
         self.step += 1;
+        self.last_views = Some(2 * n);
 
         let loss = read_f32(loss.inner()).await?[0];
         if !loss.is_finite() {
@@ -228,16 +236,28 @@ impl SimClrTrainer {
 
     /// The representation h of every image (un-augmented, resized to the
     /// training size), `[m, d]` row-major — for the PCA plot and retrieval.
+    ///
+    /// Every chunk has the same number of images as the last training step
+    /// had views, the last one filled up by wrapping around to the first
+    /// images (their rows are dropped). Why: on WebGPU burn autotunes each new
+    /// problem size, compiling every candidate kernel on the main thread
+    /// (1.6 s in one task on SwiftShader for a leftover chunk of 10 images,
+    /// profiled with `pretext::ui::simclr::embed` on the stack); the training
+    /// step's sizes are tuned already. Evaluation mode: each image's row
+    /// depends on that image only, so the filling changes nothing.
     pub async fn representations(&self, out_size: usize) -> Result<Vec<f32>, TrainError> {
         let encoder = self.model.valid().encoder;
         let m = self.image_count();
-        let mut out = Vec::with_capacity(m * self.config.representation_dim());
-        for start in (0..m).step_by(64) {
-            let end = (start + 64).min(m);
-            let chunk = self.images.clone().narrow(0, start, end - start);
-            let identity = vec![ViewParams::identity(); end - start];
-            let h = encoder.forward(augment::apply(chunk, &identity, out_size));
-            out.extend(read_f32(h).await?);
+        let dim = self.config.representation_dim();
+        let chunk = self.last_views.unwrap_or(REPRESENTATION_CHUNK).max(1);
+        let mut out = Vec::with_capacity(m * dim);
+        for start in (0..m).step_by(chunk) {
+            let real = chunk.min(m - start);
+            let indices: Vec<usize> = (start..start + chunk).map(|i| i % m).collect();
+            let identity = vec![ViewParams::identity(); chunk];
+            let h = encoder.forward(augment::apply(self.select(&indices), &identity, out_size));
+            let rows = read_f32(h).await?;
+            out.extend_from_slice(&rows[..real * dim]);
         }
         Ok(out)
     }
@@ -366,6 +386,46 @@ mod tests {
         trainer.images = synthetic_images(&device, 8);
         let after = pollster::block_on(trainer.representations(8)).unwrap();
         assert_eq!(before, after, "weights restored");
+    }
+
+    #[test]
+    fn representations_do_not_depend_on_the_chunk_size_or_its_filling() {
+        let device = test_devices::cpu();
+        let mut trainer = SimClrTrainer::new(
+            synthetic_images(&device, 8),
+            SimClrConfig::new().with_width(2),
+            0,
+        );
+        let settings = SimClrSettings {
+            batch: 3,
+            augment: AugmentConfig {
+                out_size: 8,
+                ..AugmentConfig::default()
+            },
+            ..SimClrSettings::default()
+        };
+        pollster::block_on(trainer.step(&settings)).unwrap();
+        // Chunks of 6 (the step's views): 8 images = 6 + 2 real + 4 filled.
+        assert_eq!(trainer.last_views, Some(6));
+        let chunked = pollster::block_on(trainer.representations(8)).unwrap();
+        let dim = trainer.config().representation_dim();
+        assert_eq!(chunked.len(), 8 * dim);
+        // All 8 in one chunk, no filling.
+        trainer.last_views = Some(8);
+        let whole = pollster::block_on(trainer.representations(8)).unwrap();
+        for (i, (a, b)) in chunked.iter().zip(&whole).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "image {}, feature {}: {a} vs {b}",
+                i / dim,
+                i % dim
+            );
+        }
+        // The images differ, so a row taken from the wrong image would show.
+        assert!(chunked[..dim]
+            .iter()
+            .zip(&chunked[7 * dim..])
+            .any(|(a, b)| (a - b).abs() > 1e-4));
     }
 
     /// Not a test: steps/s of a few model sizes on the CPU backend, to choose

@@ -22,12 +22,15 @@ const BASE_ARGS = [
 // SwiftShader WebGPU compiles shaders slowly on 2 cores: be generous.
 export const SLOW = 120_000;
 
-/** Starts the server and a browser; `webgpu` exposes SwiftShader's adapter. */
-export async function launch({ webgpu }) {
-  if (!fs.existsSync(path.join(DIST, 'index.html'))) {
-    throw new Error(`no built app in ${DIST}: run \`make wasm\` first`);
+/**
+ * Starts the server and a browser; `webgpu` exposes SwiftShader's adapter.
+ * `dist`: another build to serve (scripts/profile_training.mjs).
+ */
+export async function launch({ webgpu, dist = DIST }) {
+  if (!fs.existsSync(path.join(dist, 'index.html'))) {
+    throw new Error(`no built app in ${dist}: run \`make wasm\` first`);
   }
-  const server = await startServer(DIST);
+  const server = await startServer(dist);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pretext-e2e-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
