@@ -23,6 +23,16 @@ const BASE_ARGS = [
 export const SLOW = 120_000;
 
 /**
+ * Options for a click that starts long work (training, sampling). Playwright
+ * ends a click with a round trip to the renderer, which waits until the
+ * page's main thread is free; on SwiftShader the first training step can hold
+ * it for over 100 s (autotune; DEVELOPERS.md), so the click itself timed out
+ * although it had been delivered. The test then waits on the result's
+ * `data-state` instead.
+ */
+export const STARTS_WORK = { noWaitAfter: true };
+
+/**
  * Starts the server and a browser; `webgpu` exposes SwiftShader's adapter.
  * `dist`: another build to serve (scripts/profile_training.mjs).
  */

@@ -2,7 +2,7 @@
 // (SwiftShader) and on the CPU fallback.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, settledBackend, SLOW } from './browser.mjs';
+import { launch, open, settledBackend, SLOW, STARTS_WORK } from './browser.mjs';
 
 /** The palette indices a canvas carries (one base-36 digit per pixel). */
 async function tokens(locator) {
@@ -43,7 +43,7 @@ for (const webgpu of [true, false]) {
       assert.equal(await page.getByTestId('igpt-sequence').getAttribute('data-length'), '196');
 
       await page.getByTestId('igpt-temperature').fill('0.8');
-      await page.getByTestId('igpt-complete').click();
+      await page.getByTestId('igpt-complete').click(STARTS_WORK);
       const samples = page.getByTestId('igpt-samples');
       await samples.and(page.locator('[data-state="running"]')).waitFor();
       await samples.and(page.locator('[data-state="done"]')).waitFor({ timeout: LONG });
@@ -74,7 +74,7 @@ for (const webgpu of [true, false]) {
       assert.equal(await page.getByTestId('igpt-masked-mode').isChecked(), true);
       const mask = await page.getByTestId('igpt-quantized').getAttribute('data-mask');
       assert.equal(mask.split('').filter((c) => c === '1').length, webgpu ? 14 : 98);
-      await page.getByTestId('igpt-complete').click();
+      await page.getByTestId('igpt-complete').click(STARTS_WORK);
       await page.getByTestId('igpt-samples').and(page.locator('[data-state="done"]')).waitFor({ timeout: LONG });
       const source = await tokens(page.getByTestId('igpt-quantized'));
       for (let k = 0; k < 4; k++) {
@@ -93,7 +93,7 @@ for (const webgpu of [true, false]) {
       await page.getByTestId('igpt-gallery').and(page.locator('[data-state="done"]')).waitFor();
       // Nothing masked: a clear message, no run.
       await page.getByTestId('igpt-mask-none').click();
-      await page.getByTestId('igpt-complete').click();
+      await page.getByTestId('igpt-complete').click(STARTS_WORK);
       assert.match(await page.getByTestId('igpt-error').innerText(), /Nothing is masked/);
       // An empty canvas completes, and says so; drawing changes the image.
       await page.getByTestId('igpt-clear-canvas').click();
@@ -105,7 +105,7 @@ for (const webgpu of [true, false]) {
       } else await page.getByTestId('igpt-mask-bottom').click();
       await page.getByTestId('igpt-gallery').and(page.locator('[data-state="done"]')).waitFor();
       await page.getByTestId('igpt-clear-canvas').click();
-      await page.getByTestId('igpt-complete').click();
+      await page.getByTestId('igpt-complete').click(STARTS_WORK);
       assert.match(await page.getByTestId('igpt-note').innerText(), /canvas is empty/);
       await page.getByTestId('igpt-samples').and(page.locator('[data-state="done"]')).waitFor({ timeout: LONG });
       await page.getByTestId('igpt-canvas').scrollIntoViewIfNeeded();
@@ -135,7 +135,7 @@ for (const webgpu of [true, false]) {
       await page.getByTestId('igpt-gallery').and(page.locator('[data-state="done"]')).waitFor();
       assert.equal(await page.getByTestId('igpt-quantized').getAttribute('data-mask'), '1'.repeat(196));
       assert.equal(await page.getByTestId('igpt-kv-cache').isChecked(), false);
-      await page.getByTestId('igpt-complete').click();
+      await page.getByTestId('igpt-complete').click(STARTS_WORK);
       assert.match(await page.getByTestId('igpt-note').innerText(), /unconditionally/);
       await page.waitForFunction(() => Number(document.querySelector('[data-testid="igpt-sequence"]')?.dataset.position) > 10);
       await page.getByTestId('igpt-stop').click();

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, settledBackend, SLOW, DIST } from './browser.mjs';
+import { launch, open, settledBackend, SLOW, DIST, STARTS_WORK } from './browser.mjs';
 
 const PHOTOS = path.join(DIST, 'assets', 'samples', 'photos');
 
@@ -52,7 +52,7 @@ for (const webgpu of [true, false]) {
       await views.and(page.locator('[data-state="done"][data-count="16"]')).waitFor();
       assert.equal(await views.locator('canvas.view').count(), 16);
 
-      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-train').click(STARTS_WORK);
       const step = page.getByTestId('simclr-step');
       // The page answers input while it trains: the language switch works mid-run.
       await step.and(page.locator('[data-state="running"]')).waitFor();
@@ -95,7 +95,7 @@ for (const webgpu of [true, false]) {
       const count = page.getByTestId('simclr-image-count');
       await count.and(page.locator('[data-state="done"]')).waitFor();
       assert.ok(Number(await count.getAttribute('data-value')) >= 40, 'photos plus Fashion-MNIST and MNIST');
-      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-train').click(STARTS_WORK);
       await page.getByTestId('simclr-step').and(page.locator('[data-state="done"][data-value="10"]')).waitFor();
       const losses = await lossPoints(page);
       assert.equal(losses.length, 10);
@@ -114,7 +114,7 @@ for (const webgpu of [true, false]) {
       await page.getByTestId('simclr-image-count').and(page.locator('[data-value="4"][data-state="done"]')).waitFor();
       const step = page.getByTestId('simclr-step');
       const atLeast = (n) => page.waitForFunction((n) => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= n, n);
-      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-train').click(STARTS_WORK);
       await atLeast(2);
       await page.getByTestId('simclr-pause').click();
       await step.and(page.locator('[data-state="done"]')).waitFor();
@@ -125,7 +125,7 @@ for (const webgpu of [true, false]) {
       await page.getByTestId('simclr-reset').click();
       await step.and(page.locator('[data-state="idle"][data-value="0"]')).waitFor();
       assert.equal((await lossPoints(page)).length, 0);
-      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-train').click(STARTS_WORK);
       await atLeast(2);
       await page.getByTestId('nav-offline').click();
       await page.getByTestId('assets-download-all').waitFor();
@@ -142,7 +142,7 @@ for (const webgpu of [true, false]) {
         assert.equal(await settledBackend(page), 'webgpu');
         await page.getByTestId('simclr-upload').setInputFiles(eightPhotos().slice(0, 4));
         await page.getByTestId('simclr-image-count').and(page.locator('[data-value="4"][data-state="done"]')).waitFor();
-        await page.getByTestId('simclr-train').click();
+        await page.getByTestId('simclr-train').click(STARTS_WORK);
         await page.waitForFunction(() => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= 3);
         await page.evaluate(() => window.pretextDebug.loseGpuDevice());
         await page.getByTestId('backend-indicator').and(page.locator('[data-backend="cpu"][data-state="done"]')).waitFor();
@@ -152,7 +152,7 @@ for (const webgpu of [true, false]) {
         // Training starts again on the CPU.
         await page.getByTestId('simclr-steps').fill('2');
         await page.getByTestId('simclr-steps').dispatchEvent('change');
-        await page.getByTestId('simclr-train').click();
+        await page.getByTestId('simclr-train').click(STARTS_WORK);
         await page.getByTestId('simclr-step').and(page.locator('[data-state="done"][data-value="2"]')).waitFor();
         assert.deepEqual(errors.filter((e) => !/device (was )?lost|Device lost|GPU device/i.test(e)), []);
       });
@@ -161,16 +161,16 @@ for (const webgpu of [true, false]) {
     test('no images, one image and too large a batch each say what to do', async () => {
       const { page, errors } = await open(env, `/simclr?lang=en&backend=${backend}&n=4`);
       await settledBackend(page);
-      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-train').click(STARTS_WORK);
       assert.match(await page.getByTestId('simclr-error').innerText(), /Add images/);
       const [one] = eightPhotos();
       await page.getByTestId('simclr-upload').setInputFiles([one]);
       await page.getByTestId('simclr-image-count').and(page.locator('[data-value="1"][data-state="done"]')).waitFor();
-      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-train').click(STARTS_WORK);
       assert.match(await page.getByTestId('simclr-error').innerText(), /at least 2 images/);
       await page.getByTestId('simclr-upload').setInputFiles(eightPhotos().slice(1, 3));
       await page.getByTestId('simclr-image-count').and(page.locator('[data-value="3"][data-state="done"]')).waitFor();
-      await page.getByTestId('simclr-train').click();
+      await page.getByTestId('simclr-train').click(STARTS_WORK);
       assert.match(await page.getByTestId('simclr-error').innerText(), /batch size \(4\) is larger than the number of images \(3\)/);
       assert.equal(await page.getByTestId('simclr-step').getAttribute('data-value'), '0');
       assert.deepEqual(errors, []);

@@ -2,7 +2,7 @@
 // WebGPU (SwiftShader) and on the CPU fallback.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, settledBackend, SLOW } from './browser.mjs';
+import { launch, open, settledBackend, SLOW, STARTS_WORK } from './browser.mjs';
 
 async function cell(page, i, j) {
   return Number(await page.getByTestId(`simcse-cell-${i}-${j}`).getAttribute('data-value'));
@@ -76,7 +76,7 @@ for (const webgpu of [true, false]) {
       assert.ok(twoViews < 0.99999 && twoViews > 0.5, `cosine of two dropout views ${twoViews}`);
 
       // Ten unsupervised steps: ten finite loss points, the trajectory grows.
-      await page.getByTestId('simcse-train-unsup').click();
+      await page.getByTestId('simcse-train-unsup').click(STARTS_WORK);
       const step = page.getByTestId('simcse-step');
       await step.and(page.locator('[data-state="done"]')).waitFor({ timeout: 10 * SLOW });
       assert.equal(await step.getAttribute('data-value'), '10');
@@ -118,7 +118,7 @@ for (const webgpu of [true, false]) {
         assert.match((await page.getByTestId('simcse-notice').allInnerTexts()).join(' '), /nothing to compare/);
         // ...and training on it alone has no negatives: refused with the reason.
         await page.getByTestId('simcse-train-on-mine').check();
-        await page.getByTestId('simcse-train-unsup').click();
+        await page.getByTestId('simcse-train-unsup').click(STARTS_WORK);
         assert.match(await page.getByTestId('simcse-error').innerText(), /at least 2 sentences/);
         await page.getByTestId('simcse-train-on-mine').uncheck();
         // No sentence at all.
@@ -136,7 +136,7 @@ for (const webgpu of [true, false]) {
         assert.equal(await area.inputValue(), 'A puppy plays outside.');
 
         // Supervised SimCSE: three steps with contradictions as hard negatives.
-        await page.getByTestId('simcse-train-sup').click();
+        await page.getByTestId('simcse-train-sup').click(STARTS_WORK);
         const step = page.getByTestId('simcse-step');
         await step.and(page.locator('[data-state="done"]')).waitFor({ timeout: 8 * SLOW });
         assert.equal(await step.getAttribute('data-value'), '3');
