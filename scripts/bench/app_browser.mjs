@@ -260,9 +260,8 @@ async function simclr(env, backend, o) {
     ready: async (page) => {
       await page.getByTestId('simclr-samples').click();
       await page.getByTestId('simclr-image-count').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
-      // "Train" stays disabled until the backend has started; on WebGPU that
-      // start (its matmul self-check, tuned) can outlast a click's timeout.
-      // The first augmented views need the started backend, so wait for them.
+      // The page computes the first augmented views as soon as the images
+      // are in: start training from a quiet page, not alongside them.
       await page.getByTestId('simclr-views').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
     },
   });
