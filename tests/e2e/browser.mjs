@@ -27,8 +27,9 @@ export const SLOW = 120_000;
  * ends a click with a round trip to the renderer, which waits until the
  * page's main thread is free; on SwiftShader the first training step can hold
  * it for over 100 s (autotune; DEVELOPERS.md), so the click itself timed out
- * although it had been delivered. The test then waits on the result's
- * `data-state` instead.
+ * although it had been delivered. Only for clicks the test follows with a
+ * wait on the result's `data-state`: an assertion on text right after a
+ * click keeps Playwright's round trip.
  */
 export const STARTS_WORK = { noWaitAfter: true };
 
