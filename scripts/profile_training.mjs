@@ -10,7 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { launch } from '../tests/e2e/browser.mjs';
+import { launch, STARTS_WORK } from '../tests/e2e/browser.mjs';
+import { TRAINING_DEMOS } from './bench/app_browser.mjs';
 
 const { values: o } = parseArgs({
   options: {
@@ -23,25 +24,8 @@ const { values: o } = parseArgs({
     out: { type: 'string' }, // also write the raw profile here
   },
 });
-const DEMOS = {
-  simclr: {
-    route: '/simclr?lang=en&n=32',
-    prefix: 'simclr',
-    start: 'simclr-train',
-    async ready(page) {
-      await page.getByTestId('simclr-samples').click();
-      await page.getByTestId('simclr-views').and(page.locator('[data-state="done"]')).waitFor();
-    },
-  },
-  simcse: {
-    route: '/simcse?lang=en&sts=8',
-    prefix: 'simcse',
-    start: 'simcse-train-unsup',
-    ready: (page) => page.locator('[data-testid="simcse-sts-score"][data-state="done"]').waitFor(),
-  },
-};
-const demo = DEMOS[o.demo];
-if (!demo) throw new Error(`--demo is one of ${Object.keys(DEMOS).join(', ')}`);
+const demo = TRAINING_DEMOS[o.demo];
+if (!demo) throw new Error(`--demo is one of ${Object.keys(TRAINING_DEMOS).join(', ')}`);
 
 const env = await launch({ webgpu: o.backend === 'webgpu', dist: path.resolve(o.dist) });
 env.context.setDefaultTimeout(0); // SwiftShader's first tuned step can take minutes
@@ -53,7 +37,7 @@ try {
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 1000 }); // µs
   await cdp.send('Profiler.start');
-  await page.getByTestId(demo.start).click();
+  await page.getByTestId(demo.start).click(STARTS_WORK);
   await page.getByTestId(`${demo.prefix}-step`).and(page.locator('[data-state="done"]')).waitFor();
   await page.waitForTimeout(3000); // what the end of a run starts (the SimCLR embedding)
   const { profile } = await cdp.send('Profiler.stop');

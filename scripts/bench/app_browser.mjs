@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { DIST, launch, open, settledBackend } from '../../tests/e2e/browser.mjs';
+import { DIST, launch, open, settledBackend, STARTS_WORK } from '../../tests/e2e/browser.mjs';
 import { bertFlops, igptDecodeFlops } from './flops.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -240,9 +240,7 @@ async function trainingSteps(env, backend, o, { route, prefix, ready, start }) {
   const { page, adapter } = await pageFor(env, `${route}&backend=${backend}&steps=${o.warmup + o.runs}`);
   await ready(page);
   await watchSteps(page, `${prefix}-step`);
-  // No timeout: on SwiftShader the page can be busy for minutes (autotune),
-  // and a click waits for it; only the steps after the warm-up are timed.
-  await page.getByTestId(start).click({ timeout: 0 });
+  await page.getByTestId(start).click({ ...STARTS_WORK, timeout: 0 });
   await page.waitForFunction(([id, w]) => Number(document.querySelector(`[data-testid="${id}"]`).dataset.value) >= w, [`${prefix}-step`, o.warmup], { timeout: 0 });
   await resetLongTasks(page);
   await page.getByTestId(`${prefix}-step`).and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
@@ -252,8 +250,12 @@ async function trainingSteps(env, backend, o, { route, prefix, ready, start }) {
   return { samples, items_per_call: 1, item: 'step', adapter, longest_task_ms: longest };
 }
 
-async function simclr(env, backend, o) {
-  const steps = await trainingSteps(env, backend, o, {
+/**
+ * The two demos that train on the shared driver, as `trainingSteps` runs them
+ * (also scripts/profile_training.mjs, so its profiles are of the same run).
+ */
+export const TRAINING_DEMOS = {
+  simclr: {
     route: '/simclr?lang=en&n=32',
     prefix: 'simclr',
     start: 'simclr-train',
@@ -264,7 +266,17 @@ async function simclr(env, backend, o) {
       // are in: start training from a quiet page, not alongside them.
       await page.getByTestId('simclr-views').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
     },
-  });
+  },
+  simcse: {
+    route: '/simcse?lang=en&sts=8',
+    prefix: 'simcse',
+    start: 'simcse-train-unsup',
+    ready: (page) => page.locator('[data-testid="simcse-sts-score"][data-state="done"]').waitFor({ timeout: 0 }),
+  },
+};
+
+async function simclr(env, backend, o) {
+  const steps = await trainingSteps(env, backend, o, TRAINING_DEMOS.simclr);
   return {
     id: 'simclr_train_step_b32',
     what: 'SimCLR training step at batch 32 (64 augmented views): augment + encoder + projection + NT-Xent + backward + Adam, on the page\'s training driver',
@@ -273,12 +285,7 @@ async function simclr(env, backend, o) {
 }
 
 async function simcse(env, backend, o) {
-  const steps = await trainingSteps(env, backend, o, {
-    route: '/simcse?lang=en&sts=8',
-    prefix: 'simcse',
-    start: 'simcse-train-unsup',
-    ready: (page) => page.locator('[data-testid="simcse-sts-score"][data-state="done"]').waitFor({ timeout: 0 }),
-  });
+  const steps = await trainingSteps(env, backend, o, TRAINING_DEMOS.simcse);
   return {
     id: 'simcse_train_step',
     what: 'unsupervised SimCSE training step, batch 8 sentences (16 dropout views), top 2 of 6 MiniLM layers learning: forward + InfoNCE + backward + Adam (every 5th step also runs the page\'s alignment/uniformity probe)',
