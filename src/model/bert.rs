@@ -430,3 +430,58 @@ impl BertForPreTraining {
         self.nsp.forward(pooled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_devices;
+
+    /// Φ(x) and φ(x) of the standard normal, in f64.
+    fn phi_cdf_pdf(x: f64) -> (f64, f64) {
+        let cdf = 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
+        let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        (cdf, pdf)
+    }
+
+    /// BERT's exact GELU, x Φ(x) (Hendrycks & Gimpel 2016), and its derivative
+    /// Φ(x) + x φ(x), on every device against f64. The CPU backend computes Φ
+    /// with a vectorisable approximation (vendor/PATCHES.md, burn-flex), so
+    /// this is its accuracy contract: within 5e-7 · max(1, |value|) of the
+    /// exact function, f32 rounding included, from -30 to 30 (tails too).
+    /// The wgpu values meet the same bound; its gradient is cubecl's own kernel,
+    /// which approximates more loosely (measured: 8.7e-4 off near x = -2), so
+    /// its slopes are held to 1e-3.
+    #[test]
+    fn exact_gelu_and_its_gradient_match_x_phi_x_in_f64() {
+        let xs: Vec<f32> = (-3000..=3000)
+            .map(|i| i as f32 / 100.0)
+            .chain([-30.0, -13.7, -9.2, 9.2, 13.7, 30.0, 1e-6, -1e-6])
+            .collect();
+        for (name, device) in test_devices::all() {
+            let slope_tolerance = if name == "wgpu" { 1e-3 } else { 5e-7 };
+            let ad = device.autodiff();
+            let x =
+                Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &ad).require_grad();
+            let y = Activation::Gelu.apply(x.clone());
+            let values = y.clone().into_data().try_to_vec::<f32>().unwrap();
+            let grads = y.sum().backward();
+            let slopes = x.grad(&grads).expect("x is tracked");
+            let slopes = slopes.into_data().try_to_vec::<f32>().unwrap();
+            for ((&x, &got), &slope) in xs.iter().zip(&values).zip(&slopes) {
+                let (cdf, pdf) = phi_cdf_pdf(x as f64);
+                let (want, want_slope) = (x as f64 * cdf, cdf + x as f64 * pdf);
+                let close = |got: f32, want: f64, tolerance: f64| {
+                    (got as f64 - want).abs() <= tolerance * want.abs().max(1.0)
+                };
+                assert!(
+                    close(got, want, 5e-7),
+                    "{name}: gelu({x}) = {got}, exact {want}"
+                );
+                assert!(
+                    close(slope, want_slope, slope_tolerance),
+                    "{name}: gelu'({x}) = {slope}, exact {want_slope}"
+                );
+            }
+        }
+    }
+}
