@@ -457,6 +457,9 @@ mod tests {
             .map(|i| i as f32 / 100.0)
             .chain([-30.0, -13.7, -9.2, 9.2, 13.7, 30.0, 1e-6, -1e-6])
             .collect();
+        let close = |got: f32, want: f64, tolerance: f64| {
+            (got as f64 - want).abs() <= tolerance * want.abs().max(1.0)
+        };
         for (name, device) in test_devices::all() {
             let slope_tolerance = if name == "wgpu" { 1e-3 } else { 5e-7 };
             let ad = device.autodiff();
@@ -470,9 +473,6 @@ mod tests {
             for ((&x, &got), &slope) in xs.iter().zip(&values).zip(&slopes) {
                 let (cdf, pdf) = phi_cdf_pdf(x as f64);
                 let (want, want_slope) = (x as f64 * cdf, cdf + x as f64 * pdf);
-                let close = |got: f32, want: f64, tolerance: f64| {
-                    (got as f64 - want).abs() <= tolerance * want.abs().max(1.0)
-                };
                 assert!(
                     close(got, want, 5e-7),
                     "{name}: gelu({x}) = {got}, exact {want}"
