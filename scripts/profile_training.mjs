@@ -37,7 +37,7 @@ try {
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 1000 }); // µs
   await cdp.send('Profiler.start');
-  await page.getByTestId(demo.start).click(STARTS_WORK);
+  await page.getByTestId(demo.start).click({ ...STARTS_WORK, timeout: 0 });
   await page.getByTestId(`${demo.prefix}-step`).and(page.locator('[data-state="done"]')).waitFor();
   await page.waitForTimeout(3000); // what the end of a run starts (the SimCLR embedding)
   const { profile } = await cdp.send('Profiler.stop');

@@ -23,15 +23,20 @@ const BASE_ARGS = [
 export const SLOW = 120_000;
 
 /**
- * Options for a click that starts long work (training, sampling). Playwright
- * ends a click with a round trip to the renderer, which waits until the
- * page's main thread is free; on SwiftShader the first training step can hold
- * it for over 100 s (autotune; DEVELOPERS.md), so the click itself timed out
- * although it had been delivered. Only for clicks the test follows with a
- * wait on the result's `data-state`: an assertion on text right after a
- * click keeps Playwright's round trip.
+ * Options for a click that starts long work (training, sampling). On
+ * SwiftShader the first training step can hold the page's main thread for
+ * over 100 s (autotune; DEVELOPERS.md), and a click is held up by it twice:
+ * - the renderer acknowledges the mouse-up only after the microtasks that its
+ *   handler started, and the training loop's first step runs in one of those
+ *   (`spawn_local`), so the click action itself can outlast the default
+ *   timeout (seen in a clean-clone `make test`: "performing click action",
+ *   then 120 s);
+ * - Playwright then ends a click with one more round trip to the renderer
+ *   (`noWaitAfter` skips it).
+ * Only for clicks the test follows with a wait on the result's `data-state`:
+ * an assertion on text right after a click keeps Playwright's round trip.
  */
-export const STARTS_WORK = { noWaitAfter: true };
+export const STARTS_WORK = { noWaitAfter: true, timeout: 4 * SLOW };
 
 /**
  * Starts the server and a browser; `webgpu` exposes SwiftShader's adapter.
