@@ -21,7 +21,7 @@ use burn::nn::{
     LinearConfig,
 };
 use burn::tensor::activation::{gelu, gelu_approximate};
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Gradients, Int, Tensor, TensorData};
 
 use crate::model::attention::{AttentionMask, SelfAttention, SelfAttentionConfig};
 
@@ -343,6 +343,44 @@ impl BertModel {
         self.output(x, Vec::new())
     }
 
+    /// `forward_yielding` for training layers `first_trained..` on an
+    /// autodiff device, with the graph cut between them: every trained layer
+    /// above the lowest reads a detached copy of the output below, marked as
+    /// requiring a gradient. [`backward_by_layer`] then backpropagates one
+    /// layer per call, so that on the browser's CPU backend no call holds the
+    /// page's thread for a whole backward pass. The values are `forward`'s.
+    /// Returns the last hidden states and the trained layers' cuts, bottom up.
+    pub async fn forward_cut<F, Fut>(
+        &self,
+        input: &BertInput,
+        first_trained: usize,
+        mut between: F,
+    ) -> (Tensor<3>, Vec<LayerCut>)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mask = Self::mask(input);
+        let mut x = self.embed(input);
+        between().await;
+        let mut cuts = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            if i < first_trained {
+                x = layer.forward(x, &mask).0;
+            } else {
+                let leaf = (i > first_trained).then(|| x.clone().detach().require_grad());
+                let output = layer.forward(leaf.clone().unwrap_or(x), &mask).0;
+                cuts.push(LayerCut {
+                    input: leaf,
+                    output: output.clone(),
+                });
+                x = output;
+            }
+            between().await;
+        }
+        (x, cuts)
+    }
+
     fn mask(input: &BertInput) -> AttentionMask {
         match &input.padding {
             Some(p) => AttentionMask::Padding(Box::new(p.clone())),
@@ -373,6 +411,45 @@ impl BertModel {
             }
         }
         self.output(x, attentions)
+    }
+}
+
+/// One trained layer's piece of a graph cut by [`BertModel::forward_cut`].
+pub struct LayerCut {
+    /// The layer's input as a leaf that requires a gradient; `None` for the
+    /// lowest trained layer, below which nothing needs one.
+    pub input: Option<Tensor<3>>,
+    pub output: Tensor<3>,
+}
+
+/// Backpropagates `loss` through the `cuts` of [`BertModel::forward_cut`],
+/// top layer first, one layer per `backward()`: `apply` gets each piece's
+/// gradients (the top piece's also hold everything above the encoder, the
+/// loss head), then `between` is awaited. Below the top, the chain rule is
+/// applied by hand: with g = ∂loss/∂y for a layer's output y, taken from the
+/// leaf above, the layer's parameter gradients are those of the scalar
+/// ⟨y, g⟩ with g held constant (a vector–Jacobian product, gᵀ ∂y/∂θ), so the
+/// pieces together give exactly the gradients of one `loss.backward()`.
+pub async fn backward_by_layer<A, F, Fut>(
+    loss: Tensor<1>,
+    mut cuts: Vec<LayerCut>,
+    mut apply: A,
+    mut between: F,
+) where
+    A: FnMut(Gradients),
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut objective = Some(loss);
+    while let Some(scalar) = objective.take() {
+        let grads = scalar.backward();
+        if let Some(LayerCut { input: Some(x), .. }) = cuts.pop() {
+            if let (Some(g), Some(below)) = (x.grad(&grads), cuts.last()) {
+                objective = Some((below.output.clone() * Tensor::from_inner(g)).sum());
+            }
+        }
+        apply(grads);
+        between().await;
     }
 }
 
@@ -435,6 +512,117 @@ impl BertForPreTraining {
 mod tests {
     use super::*;
     use crate::model::test_devices;
+    use burn::optim::GradientsParams;
+
+    /// `backward_by_layer` over `forward_cut` gives the gradients of one
+    /// `loss.backward()` through the uncut graph, each parameter's from
+    /// exactly one piece. Three layers, the top two trained (so one leaf is
+    /// cut and the lowest piece runs on through layer 0 and the embeddings,
+    /// which this test leaves trainable), dropout off so both passes agree.
+    #[test]
+    fn backpropagating_one_layer_at_a_time_gives_the_full_gradients() {
+        let config = BertConfig {
+            vocab_size: 30,
+            hidden_size: 8,
+            num_hidden_layers: 3,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            max_position_embeddings: 16,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_dropout_prob: 0.0,
+            attention_probs_dropout_prob: 0.0,
+            hidden_act: "gelu".into(),
+            pad_token_id: 0,
+        };
+        for (name, device) in test_devices::all() {
+            let ad = device.autodiff();
+            let model = config.init_encoder(&ad);
+            let ids = [2i64, 7, 11, 5, 3, 2, 9, 9, 4, 3];
+            let input = BertInput {
+                tokens: Tensor::from_data(TensorData::new(ids.to_vec(), [2, 5]), &ad),
+                segments: Tensor::from_data(TensorData::new(vec![0i64; 10], [2, 5]), &ad),
+                padding: None,
+            };
+            let weights = Tensor::<3>::from_data(
+                TensorData::new(
+                    (0..80)
+                        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
+                        .collect(),
+                    [2, 5, 8],
+                ),
+                &ad,
+            );
+            let loss_of = |hidden: Tensor<3>| (hidden.tanh() * weights.clone()).sum();
+            let params = |m: &BertModel| {
+                let mut ids = vec![(
+                    "embeddings.word".to_string(),
+                    m.embeddings.word_embeddings.weight.id,
+                )];
+                for (k, l) in m.layers.iter().enumerate() {
+                    for (part, id) in [
+                        ("query", l.attention.query.weight.id),
+                        ("intermediate", l.intermediate.weight.id),
+                        ("output", l.output.weight.id),
+                    ] {
+                        ids.push((format!("layer {k} {part}"), id));
+                    }
+                }
+                ids
+            };
+            let ids = params(&model);
+
+            let mut whole = GradientsParams::from_grads(
+                loss_of(model.forward(&input).hidden).backward(),
+                &model,
+            );
+
+            let (hidden, cuts) = pollster::block_on(model.forward_cut(&input, 1, || async {}));
+            assert_eq!(cuts.len(), 2, "{name}: layers 1 and 2 are cut");
+            assert!(cuts[0].input.is_none() && cuts[1].input.is_some(), "{name}");
+            let mut pieces = GradientsParams::new();
+            let mut pieces_run = 0;
+            let apply = |mut grads| {
+                pieces_run += 1;
+                let mut got = GradientsParams::from_module(&mut grads, &model);
+                for (_, id) in &ids {
+                    let id = *id;
+                    if let Some(g) = got.remove::<2>(id) {
+                        assert!(
+                            pieces.get::<2>(id).is_none(),
+                            "{name}: a gradient from two pieces"
+                        );
+                        pieces.register(id, g);
+                    }
+                }
+            };
+            pollster::block_on(backward_by_layer(loss_of(hidden), cuts, apply, || async {}));
+            assert_eq!(pieces_run, 2, "{name}");
+
+            for (layer, id) in &ids {
+                let id = *id;
+                let want = whole
+                    .remove::<2>(id)
+                    .expect("tracked")
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap();
+                let got = pieces
+                    .remove::<2>(id)
+                    .unwrap_or_else(|| panic!("{name}: {layer} has no gradient"));
+                let got = got.into_data().try_to_vec::<f32>().unwrap();
+                let scale = want.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+                let worst = want
+                    .iter()
+                    .zip(&got)
+                    .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(
+                    worst <= 1e-4 * scale,
+                    "{name}: {layer}: off by {worst} (largest {scale})"
+                );
+            }
+        }
+    }
 
     /// Φ(x) and φ(x) of the standard normal, in f64.
     fn phi_cdf_pdf(x: f64) -> (f64, f64) {

@@ -25,7 +25,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use super::bert::{BertInput, BertModel};
+use super::bert::{backward_by_layer, BertInput, BertModel};
 use super::bert_tokenizer::{BertTokenizer, Encoded, TokenizeError};
 use super::contrastive::{
     cosine_similarity_matrix, l2_normalize, simcse_supervised, simcse_unsupervised,
@@ -378,9 +378,9 @@ pub struct SimCseModel {
 }
 
 impl SimCseModel {
-    /// The training-time embedding: pooled, then the MLP for [CLS] pooling.
-    pub fn train_embedding(&self, input: &BertInput, pooling: Pooling) -> Tensor<2> {
-        let h = embed(&self.encoder, input, pooling);
+    /// What training puts on a pooled embedding `h`: the MLP for [CLS]
+    /// pooling, nothing for mean pooling.
+    fn head(&self, h: Tensor<2>, pooling: Pooling) -> Tensor<2> {
         match pooling {
             Pooling::Cls => self.mlp.forward(h).tanh(),
             Pooling::Mean => h,
@@ -403,6 +403,8 @@ pub struct SimCseTrainer {
     model: SimCseModel,
     optimizer: ModuleOptimizer,
     pooling: Pooling,
+    /// How many of the encoder's top layers learn.
+    train_layers: usize,
     pad_id: u32,
     rng: Rng,
     step: usize,
@@ -420,6 +422,7 @@ impl SimCseTrainer {
         pad_id: u32,
         seed: u64,
     ) -> Self {
+        let train_layers = train_layers.min(encoder.layers.len());
         let base = encoder.pooler.weight.device();
         let device = base.clone().autodiff();
         let d = encoder.hidden_size();
@@ -434,6 +437,7 @@ impl SimCseTrainer {
             model,
             optimizer: AdamConfig::new().init(),
             pooling,
+            train_layers,
             pad_id,
             rng: Rng::new(seed),
             step: 0,
@@ -461,6 +465,26 @@ impl SimCseTrainer {
         sentences: &[Encoded],
         triples: &[[Encoded; 3]],
     ) -> Result<SimCseStep, SimCseError> {
+        self.step_yielding(settings, sentences, triples, || async {})
+            .await
+    }
+
+    /// `step`, with `between` awaited after the embeddings, after each layer
+    /// of the forward pass and after each trained layer's backward pass and
+    /// update ([`BertModel::forward_cut`], [`backward_by_layer`]). On the
+    /// browser's CPU backend each of those is one task of tens of
+    /// milliseconds, where a whole step is most of a second.
+    pub async fn step_yielding<F, Fut>(
+        &mut self,
+        settings: &SimCseSettings,
+        sentences: &[Encoded],
+        triples: &[[Encoded; 3]],
+        mut between: F,
+    ) -> Result<SimCseStep, SimCseError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let available = match settings.objective {
             Objective::Unsupervised => sentences.len(),
             Objective::Supervised => triples.len(),
@@ -471,42 +495,51 @@ impl SimCseTrainer {
         }
         let chosen = self.rng.choose_distinct(available, n);
         let before = self.model.valid();
-        let loss = match settings.objective {
-            Objective::Unsupervised => {
-                // One forward pass over the batch twice over: each copy gets
-                // its own dropout masks (the paper's implementation does the same).
-                let rows: Vec<&Encoded> = chosen
-                    .iter()
-                    .chain(chosen.iter())
-                    .map(|&i| &sentences[i])
-                    .collect();
-                let input = sentence_batch(&rows, self.pad_id, &self.device);
-                let z = self.model.train_embedding(&input, self.pooling);
-                simcse_unsupervised(
-                    z.clone().narrow(0, 0, n),
-                    z.narrow(0, n, n),
-                    settings.temperature,
-                )
-            }
-            Objective::Supervised => {
-                let rows: Vec<&Encoded> = (0..3)
-                    .flat_map(|k| chosen.iter().map(move |&i| (i, k)))
-                    .map(|(i, k)| &triples[i][k])
-                    .collect();
-                let input = sentence_batch(&rows, self.pad_id, &self.device);
-                let z = self.model.train_embedding(&input, self.pooling);
-                simcse_supervised(
-                    z.clone().narrow(0, 0, n),
-                    z.clone().narrow(0, n, n),
-                    z.narrow(0, 2 * n, n),
-                    settings.temperature,
-                )
-            }
+        let rows: Vec<&Encoded> = match settings.objective {
+            // One forward pass over the batch twice over: each copy gets its
+            // own dropout masks (the paper's implementation does the same).
+            Objective::Unsupervised => chosen
+                .iter()
+                .chain(chosen.iter())
+                .map(|&i| &sentences[i])
+                .collect(),
+            Objective::Supervised => (0..3)
+                .flat_map(|k| chosen.iter().map(move |&i| (i, k)))
+                .map(|(i, k)| &triples[i][k])
+                .collect(),
         };
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self
-            .optimizer
-            .step(settings.learning_rate, self.model.clone(), grads);
+        let input = sentence_batch(&rows, self.pad_id, &self.device);
+        let first_trained = self.model.encoder.layers.len() - self.train_layers;
+        let (hidden, cuts) = self
+            .model
+            .encoder
+            .forward_cut(&input, first_trained, &mut between)
+            .await;
+        let z = self.model.head(
+            pool(hidden, input.padding.as_ref(), self.pooling),
+            self.pooling,
+        );
+        let loss = match settings.objective {
+            Objective::Unsupervised => simcse_unsupervised(
+                z.clone().narrow(0, 0, n),
+                z.narrow(0, n, n),
+                settings.temperature,
+            ),
+            Objective::Supervised => simcse_supervised(
+                z.clone().narrow(0, 0, n),
+                z.clone().narrow(0, n, n),
+                z.narrow(0, 2 * n, n),
+                settings.temperature,
+            ),
+        };
+        // Adam keeps its moments per parameter, so one update per layer's
+        // gradients is the same step as one update with all of them.
+        let (model, optimizer) = (&mut self.model, &mut self.optimizer);
+        let apply = |mut grads| {
+            let params = GradientsParams::from_module(&mut grads, &*model);
+            *model = optimizer.step(settings.learning_rate, model.clone(), params);
+        };
+        backward_by_layer(loss.clone(), cuts, apply, &mut between).await;
         self.step += 1;
         let value = read_f32(loss.inner())
             .await

@@ -919,7 +919,9 @@ pub fn SimCseDemo() -> Html {
                         } else {
                             &train_set.sentences
                         };
-                        let result = taken.step(&settings, sentences, &train_set.triples).await;
+                        let result = taken
+                            .step_yielding(&settings, sentences, &train_set.triples, yield_now)
+                            .await;
                         let point = match &result {
                             Ok(r) if r.step % ALIGN_EVERY == 0 || r.step == 1 => {
                                 yield_now().await;
