@@ -344,41 +344,59 @@ impl BertModel {
     }
 
     /// `forward_yielding` for training layers `first_trained..` on an
-    /// autodiff device, with the graph cut between them: every trained layer
-    /// above the lowest reads a detached copy of the output below, marked as
-    /// requiring a gradient. [`backward_by_layer`] then backpropagates one
-    /// layer per call, so that on the browser's CPU backend no call holds the
-    /// page's thread for a whole backward pass. The values are `forward`'s.
-    /// Returns the last hidden states and the trained layers' cuts, bottom up.
+    /// autodiff device, in pieces small enough for the browser's main thread:
+    /// every layer runs on `chunk_rows` rows of the batch per call, and the
+    /// graph is cut between the trained layers (each reads detached copies of
+    /// the rows below, marked as requiring a gradient) and above the last one.
+    /// [`backward_by_layer`] then backpropagates one layer's chunk per call.
+    /// The layers below `first_trained` and the embeddings must be frozen
+    /// ([`Self::freeze_below`]): their graph would be shared between pieces.
+    /// The values are `forward`'s.
     pub async fn forward_cut<F, Fut>(
         &self,
         input: &BertInput,
         first_trained: usize,
+        chunk_rows: usize,
         mut between: F,
-    ) -> (Tensor<3>, Vec<LayerCut>)
+    ) -> EncoderCut
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
-        let mask = Self::mask(input);
+        let [b, _] = input.tokens.dims();
+        let chunk_rows = chunk_rows.max(1);
+        let chunks: Vec<(usize, usize, AttentionMask)> = (0..b)
+            .step_by(chunk_rows)
+            .map(|start| {
+                let rows = chunk_rows.min(b - start);
+                let mask = match &input.padding {
+                    Some(p) => AttentionMask::Padding(Box::new(p.clone().narrow(0, start, rows))),
+                    None => AttentionMask::Bidirectional,
+                };
+                (start, rows, mask)
+            })
+            .collect();
         let mut x = self.embed(input);
         between().await;
-        let mut cuts = Vec::new();
+        let mut layers = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            if i < first_trained {
-                x = layer.forward(x, &mask).0;
-            } else {
-                let leaf = (i > first_trained).then(|| x.clone().detach().require_grad());
-                let output = layer.forward(leaf.clone().unwrap_or(x), &mask).0;
-                cuts.push(LayerCut {
-                    input: leaf,
-                    output: output.clone(),
-                });
-                x = output;
+            let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+            for (start, rows, mask) in &chunks {
+                let part = x.clone().narrow(0, *start, *rows);
+                let leaf = (i > first_trained).then(|| part.clone().detach().require_grad());
+                outputs.push(layer.forward(leaf.clone().unwrap_or(part), mask).0);
+                inputs.push(leaf);
+                between().await;
             }
-            between().await;
+            x = Tensor::cat(outputs.clone(), 0);
+            if i >= first_trained {
+                layers.push(LayerCut { inputs, outputs });
+            }
         }
-        (x, cuts)
+        EncoderCut {
+            hidden: x.detach().require_grad(),
+            layers,
+        }
     }
 
     fn mask(input: &BertInput) -> AttentionMask {
@@ -414,42 +432,76 @@ impl BertModel {
     }
 }
 
-/// One trained layer's piece of a graph cut by [`BertModel::forward_cut`].
-pub struct LayerCut {
-    /// The layer's input as a leaf that requires a gradient; `None` for the
-    /// lowest trained layer, below which nothing needs one.
-    pub input: Option<Tensor<3>>,
-    pub output: Tensor<3>,
+/// An encoder's forward pass cut into pieces by [`BertModel::forward_cut`].
+pub struct EncoderCut {
+    /// The last hidden states [batch, t, hidden], detached, as a leaf that
+    /// requires a gradient: what the loss is computed from.
+    pub hidden: Tensor<3>,
+    /// The trained layers, bottom up.
+    pub layers: Vec<LayerCut>,
 }
 
-/// Backpropagates `loss` through the `cuts` of [`BertModel::forward_cut`],
-/// top layer first, one layer per `backward()`: `apply` gets each piece's
-/// gradients (the top piece's also hold everything above the encoder, the
-/// loss head), then `between` is awaited. Below the top, the chain rule is
-/// applied by hand: with g = ∂loss/∂y for a layer's output y, taken from the
-/// leaf above, the layer's parameter gradients are those of the scalar
-/// ⟨y, g⟩ with g held constant (a vector–Jacobian product, gᵀ ∂y/∂θ), so the
-/// pieces together give exactly the gradients of one `loss.backward()`.
+/// One trained layer of an [`EncoderCut`], per chunk of rows.
+pub struct LayerCut {
+    /// Each chunk's input as a leaf that requires a gradient; `None` for the
+    /// lowest trained layer, below which nothing needs one.
+    pub inputs: Vec<Option<Tensor<3>>>,
+    /// Each chunk's output.
+    pub outputs: Vec<Tensor<3>>,
+}
+
+/// Backpropagates `loss`, computed from `cut.hidden`, through the pieces of
+/// an [`EncoderCut`], one `backward()` per call: first the loss itself (its
+/// gradients hold whatever sits on top of the encoder), then each trained
+/// layer's chunks, top layer first. `apply` gets each piece's gradients and
+/// whether it completes a layer (the head counts as one); then `between` is
+/// awaited. Below the loss the chain rule is applied by hand: with
+/// g = ∂loss/∂y for a chunk's output y, taken from the leaf above, the
+/// chunk's parameter gradients are those of the scalar ⟨y, g⟩ with g held
+/// constant (a vector–Jacobian product, gᵀ ∂y/∂θ). Summed over a layer's
+/// chunks they are exactly the gradients of one `loss.backward()`.
 pub async fn backward_by_layer<A, F, Fut>(
     loss: Tensor<1>,
-    mut cuts: Vec<LayerCut>,
+    cut: EncoderCut,
     mut apply: A,
     mut between: F,
 ) where
-    A: FnMut(Gradients),
+    A: FnMut(Gradients, bool),
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let mut objective = Some(loss);
-    while let Some(scalar) = objective.take() {
-        let grads = scalar.backward();
-        if let Some(LayerCut { input: Some(x), .. }) = cuts.pop() {
-            if let (Some(g), Some(below)) = (x.grad(&grads), cuts.last()) {
-                objective = Some((below.output.clone() * Tensor::from_inner(g)).sum());
-            }
+    let EncoderCut { hidden, mut layers } = cut;
+    let grads = loss.backward();
+    let upstream = hidden.grad(&grads);
+    apply(grads, true);
+    between().await;
+    let (Some(top), Some(g)) = (layers.last(), upstream) else {
+        return;
+    };
+    // ∂loss/∂hidden, split like the top layer's chunks.
+    let mut start = 0;
+    let mut chunk_grads: Vec<Tensor<3>> = Vec::new();
+    for output in &top.outputs {
+        let rows = output.dims()[0];
+        chunk_grads.push(Tensor::from_inner(g.clone().narrow(0, start, rows)));
+        start += rows;
+    }
+    while let Some(LayerCut { inputs, outputs }) = layers.pop() {
+        let last = outputs.len() - 1;
+        let mut below = Vec::new();
+        for (k, ((output, input), g)) in
+            outputs.into_iter().zip(inputs).zip(chunk_grads).enumerate()
+        {
+            let grads = (output * g).sum().backward();
+            below.push(input.and_then(|x| x.grad(&grads)).map(Tensor::from_inner));
+            apply(grads, k == last);
+            between().await;
         }
-        apply(grads);
-        between().await;
+        // `None` below the lowest trained layer: nothing further down learns.
+        match below.into_iter().collect::<Option<Vec<_>>>() {
+            Some(next) => chunk_grads = next,
+            None => return,
+        }
     }
 }
 
@@ -515,12 +567,11 @@ mod tests {
     use burn::optim::GradientsParams;
 
     /// `backward_by_layer` over `forward_cut` gives the gradients of one
-    /// `loss.backward()` through the uncut graph, each parameter's from
-    /// exactly one piece. Three layers, the top two trained (so one leaf is
-    /// cut and the lowest piece runs on through layer 0 and the embeddings,
-    /// which this test leaves trainable), dropout off so both passes agree.
+    /// `loss.backward()` through the uncut graph. Three layers, the top two
+    /// trained (one cut between them), three rows in chunks of two (so one
+    /// chunk is short), padding in one row, dropout off so both passes agree.
     #[test]
-    fn backpropagating_one_layer_at_a_time_gives_the_full_gradients() {
+    fn backpropagating_one_layer_chunk_at_a_time_gives_the_full_gradients() {
         let config = BertConfig {
             vocab_size: 30,
             hidden_size: 8,
@@ -537,79 +588,79 @@ mod tests {
         };
         for (name, device) in test_devices::all() {
             let ad = device.autodiff();
-            let model = config.init_encoder(&ad);
-            let ids = [2i64, 7, 11, 5, 3, 2, 9, 9, 4, 3];
+            let model = config.init_encoder(&ad).freeze_below(2);
+            let ids = [2i64, 7, 11, 5, 3, 2, 9, 9, 4, 3, 2, 6, 3, 0, 0];
+            let padding: Vec<bool> = ids.iter().map(|&t| t == 0).collect();
             let input = BertInput {
-                tokens: Tensor::from_data(TensorData::new(ids.to_vec(), [2, 5]), &ad),
-                segments: Tensor::from_data(TensorData::new(vec![0i64; 10], [2, 5]), &ad),
-                padding: None,
+                tokens: Tensor::from_data(TensorData::new(ids.to_vec(), [3, 5]), &ad),
+                segments: Tensor::from_data(TensorData::new(vec![0i64; 15], [3, 5]), &ad),
+                padding: Some(Tensor::from_data(TensorData::new(padding, [3, 5]), &ad)),
             };
             let weights = Tensor::<3>::from_data(
                 TensorData::new(
-                    (0..80)
+                    (0..120)
                         .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
                         .collect(),
-                    [2, 5, 8],
+                    [3, 5, 8],
                 ),
                 &ad,
             );
             let loss_of = |hidden: Tensor<3>| (hidden.tanh() * weights.clone()).sum();
-            let params = |m: &BertModel| {
-                let mut ids = vec![(
-                    "embeddings.word".to_string(),
-                    m.embeddings.word_embeddings.weight.id,
-                )];
-                for (k, l) in m.layers.iter().enumerate() {
-                    for (part, id) in [
-                        ("query", l.attention.query.weight.id),
-                        ("intermediate", l.intermediate.weight.id),
-                        ("output", l.output.weight.id),
-                    ] {
-                        ids.push((format!("layer {k} {part}"), id));
-                    }
+            let mut ids = Vec::new();
+            for (k, l) in model.layers.iter().enumerate() {
+                for (part, id) in [
+                    ("query", l.attention.query.weight.id),
+                    ("intermediate", l.intermediate.weight.id),
+                    ("output", l.output.weight.id),
+                ] {
+                    ids.push((k, part, id));
                 }
-                ids
-            };
-            let ids = params(&model);
+            }
 
             let mut whole = GradientsParams::from_grads(
                 loss_of(model.forward(&input).hidden).backward(),
                 &model,
             );
 
-            let (hidden, cuts) = pollster::block_on(model.forward_cut(&input, 1, || async {}));
-            assert_eq!(cuts.len(), 2, "{name}: layers 1 and 2 are cut");
-            assert!(cuts[0].input.is_none() && cuts[1].input.is_some(), "{name}");
+            let cut = pollster::block_on(model.forward_cut(&input, 1, 2, || async {}));
+            assert_eq!(cut.layers.len(), 2, "{name}: layers 1 and 2 are trained");
+            assert_eq!(cut.layers[1].outputs.len(), 2, "{name}: rows 0-1 and 2");
+            assert!(cut.layers[0].inputs.iter().all(Option::is_none), "{name}");
+            assert!(cut.layers[1].inputs.iter().all(Option::is_some), "{name}");
+            let hidden = cut.hidden.clone();
             let mut pieces = GradientsParams::new();
-            let mut pieces_run = 0;
-            let apply = |mut grads| {
-                pieces_run += 1;
+            let mut calls = Vec::new();
+            let apply = |mut grads, layer_done| {
+                calls.push(layer_done);
                 let mut got = GradientsParams::from_module(&mut grads, &model);
-                for (_, id) in &ids {
-                    let id = *id;
+                for &(_, _, id) in &ids {
                     if let Some(g) = got.remove::<2>(id) {
-                        assert!(
-                            pieces.get::<2>(id).is_none(),
-                            "{name}: a gradient from two pieces"
-                        );
-                        pieces.register(id, g);
+                        let sum = match pieces.remove::<2>(id) {
+                            Some(before) => before + g,
+                            None => g,
+                        };
+                        pieces.register(id, sum);
                     }
                 }
             };
-            pollster::block_on(backward_by_layer(loss_of(hidden), cuts, apply, || async {}));
-            assert_eq!(pieces_run, 2, "{name}");
+            pollster::block_on(backward_by_layer(loss_of(hidden), cut, apply, || async {}));
+            // The loss, then two chunks of layer 2, then two of layer 1.
+            assert_eq!(calls, [true, false, true, false, true], "{name}");
 
-            for (layer, id) in &ids {
-                let id = *id;
-                let want = whole
-                    .remove::<2>(id)
+            for &(layer, part, id) in &ids {
+                let want = whole.remove::<2>(id);
+                let got = pieces.remove::<2>(id);
+                if layer == 0 {
+                    assert!(want.is_none() && got.is_none(), "{name}: layer 0 is frozen");
+                    continue;
+                }
+                let want = want
                     .expect("tracked")
                     .into_data()
                     .try_to_vec::<f32>()
                     .unwrap();
-                let got = pieces
-                    .remove::<2>(id)
-                    .unwrap_or_else(|| panic!("{name}: {layer} has no gradient"));
+                let got =
+                    got.unwrap_or_else(|| panic!("{name}: layer {layer} {part}: no gradient"));
                 let got = got.into_data().try_to_vec::<f32>().unwrap();
                 let scale = want.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
                 let worst = want
@@ -618,7 +669,7 @@ mod tests {
                     .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
                 assert!(
                     worst <= 1e-4 * scale,
-                    "{name}: {layer}: off by {worst} (largest {scale})"
+                    "{name}: layer {layer} {part}: off by {worst} (largest {scale})"
                 );
             }
         }

@@ -22,7 +22,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use super::bert::{backward_by_layer, BertInput, BertModel};
@@ -165,6 +165,18 @@ pub fn embed_batch_for(device: &Device) -> usize {
         4
     } else {
         32
+    }
+}
+
+/// Rows of a training batch per call of `step_yielding` on `device`: on the
+/// CPU backend a layer over 4 sentences of up to 32 tokens is ~15 ms forward
+/// and ~35 ms backward in the browser (`make bench`'s longest task); a GPU
+/// takes the whole batch at once (fewer dispatches, same step).
+pub fn train_chunk_rows_for(device: &Device) -> usize {
+    if *device == super::cpu_device() {
+        4
+    } else {
+        usize::MAX
     }
 }
 
@@ -405,6 +417,8 @@ pub struct SimCseTrainer {
     pooling: Pooling,
     /// How many of the encoder's top layers learn.
     train_layers: usize,
+    /// Rows of the batch per forward or backward call (`step_yielding`).
+    chunk_rows: usize,
     pad_id: u32,
     rng: Rng,
     step: usize,
@@ -438,6 +452,7 @@ impl SimCseTrainer {
             optimizer: AdamConfig::new().init(),
             pooling,
             train_layers,
+            chunk_rows: train_chunk_rows_for(&base),
             pad_id,
             rng: Rng::new(seed),
             step: 0,
@@ -469,11 +484,12 @@ impl SimCseTrainer {
             .await
     }
 
-    /// `step`, with `between` awaited after the embeddings, after each layer
-    /// of the forward pass and after each trained layer's backward pass and
-    /// update ([`BertModel::forward_cut`], [`backward_by_layer`]). On the
-    /// browser's CPU backend each of those is one task of tens of
-    /// milliseconds, where a whole step is most of a second.
+    /// `step`, with `between` awaited after the embeddings and after each
+    /// forward and backward call on a chunk of a layer
+    /// ([`BertModel::forward_cut`], [`backward_by_layer`]; the chunk's rows
+    /// are [`train_chunk_rows_for`] the device). On the browser's CPU backend
+    /// each of those is a task of tens of milliseconds, where a whole step is
+    /// most of a second.
     pub async fn step_yielding<F, Fut>(
         &mut self,
         settings: &SimCseSettings,
@@ -510,13 +526,13 @@ impl SimCseTrainer {
         };
         let input = sentence_batch(&rows, self.pad_id, &self.device);
         let first_trained = self.model.encoder.layers.len() - self.train_layers;
-        let (hidden, cuts) = self
+        let cut = self
             .model
             .encoder
-            .forward_cut(&input, first_trained, &mut between)
+            .forward_cut(&input, first_trained, self.chunk_rows, &mut between)
             .await;
         let z = self.model.head(
-            pool(hidden, input.padding.as_ref(), self.pooling),
+            pool(cut.hidden.clone(), input.padding.as_ref(), self.pooling),
             self.pooling,
         );
         let loss = match settings.objective {
@@ -532,14 +548,18 @@ impl SimCseTrainer {
                 settings.temperature,
             ),
         };
-        // Adam keeps its moments per parameter, so one update per layer's
-        // gradients is the same step as one update with all of them.
+        // A layer's gradient is the sum over its chunks; Adam keeps its
+        // moments per parameter, so one update per layer is the same step as
+        // one update with every layer's gradients.
         let (model, optimizer) = (&mut self.model, &mut self.optimizer);
-        let apply = |mut grads| {
-            let params = GradientsParams::from_module(&mut grads, &*model);
-            *model = optimizer.step(settings.learning_rate, model.clone(), params);
+        let mut layer_grads = GradientsAccumulator::<SimCseModel>::new();
+        let apply = |mut grads, layer_done| {
+            layer_grads.accumulate(&*model, GradientsParams::from_module(&mut grads, &*model));
+            if layer_done {
+                *model = optimizer.step(settings.learning_rate, model.clone(), layer_grads.grads());
+            }
         };
-        backward_by_layer(loss.clone(), cuts, apply, &mut between).await;
+        backward_by_layer(loss.clone(), cut, apply, &mut between).await;
         self.step += 1;
         let value = read_f32(loss.inner())
             .await
