@@ -168,10 +168,11 @@ pub fn embed_batch_for(device: &Device) -> usize {
     }
 }
 
-/// Rows of a training batch per call of `step_yielding` on `device`: on the
-/// CPU backend a layer over 4 sentences of up to 32 tokens is ~15 ms forward
-/// and ~35 ms backward in the browser (`make bench`'s longest task); a GPU
-/// takes the whole batch at once (fewer dispatches, same step).
+/// Rows of a training batch per call of `step_yielding` on `device`. On the
+/// CPU backend, 4 sentences of up to 32 tokens keep every forward and
+/// backward call of a layer under the 50 ms long-task line in the browser
+/// (`make bench`: simcse_train_step's longest task; whole layers took up to
+/// 125 ms). A GPU takes the whole batch at once (fewer dispatches, same step).
 pub fn train_chunk_rows_for(device: &Device) -> usize {
     if *device == super::cpu_device() {
         4
