@@ -564,7 +564,7 @@ impl BertForPreTraining {
 mod tests {
     use super::*;
     use crate::model::test_devices;
-    use burn::optim::GradientsParams;
+    use burn::optim::{GradientsAccumulator, GradientsParams};
 
     /// `backward_by_layer` over `forward_cut` gives the gradients of one
     /// `loss.backward()` through the uncut graph. Three layers, the top two
@@ -628,22 +628,14 @@ mod tests {
             assert!(cut.layers[0].inputs.iter().all(Option::is_none), "{name}");
             assert!(cut.layers[1].inputs.iter().all(Option::is_some), "{name}");
             let hidden = cut.hidden.clone();
-            let mut pieces = GradientsParams::new();
+            let mut summed = GradientsAccumulator::<BertModel>::new();
             let mut calls = Vec::new();
             let apply = |mut grads, layer_done| {
                 calls.push(layer_done);
-                let mut got = GradientsParams::from_module(&mut grads, &model);
-                for &(_, _, id) in &ids {
-                    if let Some(g) = got.remove::<2>(id) {
-                        let sum = match pieces.remove::<2>(id) {
-                            Some(before) => before + g,
-                            None => g,
-                        };
-                        pieces.register(id, sum);
-                    }
-                }
+                summed.accumulate(&model, GradientsParams::from_module(&mut grads, &model));
             };
             pollster::block_on(backward_by_layer(loss_of(hidden), cut, apply, || async {}));
+            let mut pieces = summed.grads();
             // The loss, then two chunks of layer 2, then two of layer 1.
             assert_eq!(calls, [true, false, true, false, true], "{name}");
 
