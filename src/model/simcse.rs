@@ -181,6 +181,26 @@ pub fn train_chunk_rows_for(device: &Device) -> usize {
     }
 }
 
+/// Tokens per row of a batch whose longest sentence has `longest` tokens, on
+/// `device`, at most `cap` (the model's positions). The CPU backend pads to
+/// the longest sentence. A GPU pads to the next power of two: cubecl compiles
+/// (and autotunes) kernels for each new problem size inside the tensor op, on
+/// the page's thread, so training batches of 13, 17, 22 … tokens kept
+/// compiling new matmuls (`make bench`, WebGPU SimCSE step: one step took
+/// 325 s instead of ~35 s, and the longest task was 5.7 s; padded, no step
+/// over 36 s and no task over 50 ms). Powers of two are also the sizes
+/// cubek's matmul tune keys round up to (`cubek-matmul` tune_key.rs,
+/// "anchor"). Padding changes no embedding: attention and mean pooling skip
+/// padded tokens.
+pub fn batch_length_for(longest: usize, cap: usize, device: &Device) -> usize {
+    let longest = longest.max(1);
+    if *device == super::cpu_device() {
+        longest
+    } else {
+        longest.next_power_of_two().min(cap.max(longest))
+    }
+}
+
 /// Embeds sentences in batches of `batch` (sorted by length so little is
 /// padding), L2-normalised, row-major `[n, d]`, read back without blocking.
 /// `between(done)` runs after each layer of each batch, with the number of
@@ -205,7 +225,9 @@ where
     let mut done = 0;
     for chunk in order.chunks(batch.max(1)) {
         let rows: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
-        let input = sentence_batch(&rows, pad_id, &device);
+        let longest = rows.iter().map(|e| e.len()).max().unwrap_or(1);
+        let t = batch_length_for(longest, encoder.max_positions(), &device);
+        let input = sentence_batch_of_length(&rows, pad_id, t, &device);
         // A pause after every layer too: on the CPU backend a batch of long
         // sentences is otherwise one long task on the page's thread.
         let hidden = encoder
@@ -412,7 +434,9 @@ pub struct SimCseStep {
 /// The word embeddings and the lower layers are frozen so that a step fits in
 /// a browser's budget; the top `train_layers` layers and the MLP learn.
 pub struct SimCseTrainer {
+    /// The autodiff device the trainer computes on, and the device under it.
     device: Device,
+    base: Device,
     model: SimCseModel,
     optimizer: ModuleOptimizer,
     pooling: Pooling,
@@ -440,6 +464,7 @@ impl SimCseTrainer {
         let train_layers = train_layers.min(encoder.layers.len());
         let base = encoder.pooler.weight.device();
         let device = base.clone().autodiff();
+        let chunk_rows = train_chunk_rows_for(&base);
         let d = encoder.hidden_size();
         let mut encoder = encoder.clone().train();
         encoder = encoder.freeze_below(train_layers);
@@ -449,11 +474,12 @@ impl SimCseTrainer {
         };
         Self {
             device,
+            base,
             model,
             optimizer: AdamConfig::new().init(),
             pooling,
             train_layers,
-            chunk_rows: train_chunk_rows_for(&base),
+            chunk_rows,
             pad_id,
             rng: Rng::new(seed),
             step: 0,
@@ -525,7 +551,9 @@ impl SimCseTrainer {
                 .map(|(i, k)| &triples[i][k])
                 .collect(),
         };
-        let input = sentence_batch(&rows, self.pad_id, &self.device);
+        let longest = rows.iter().map(|e| e.len()).max().unwrap_or(1);
+        let t = batch_length_for(longest, self.model.encoder.max_positions(), &self.base);
+        let input = sentence_batch_of_length(&rows, self.pad_id, t, &self.device);
         let first_trained = self.model.encoder.layers.len() - self.train_layers;
         let cut = self
             .model
@@ -704,6 +732,72 @@ mod tests {
                 diff < 1e-5,
                 "{name}: padding changed the embedding by {diff}"
             );
+        }
+    }
+
+    #[test]
+    fn gpu_batches_are_padded_to_a_power_of_two_within_the_cap() {
+        let cpu = test_devices::cpu();
+        let gpu = test_devices::wgpu();
+        for longest in [1, 7, 13, 16, 17, 32] {
+            assert_eq!(batch_length_for(longest, 512, &cpu), longest);
+        }
+        assert_eq!(batch_length_for(0, 512, &cpu), 1);
+        let cases = [
+            (0, 512, 1),
+            (7, 512, 8),
+            (13, 512, 16),
+            (16, 512, 16),
+            (17, 512, 32),
+        ];
+        for (longest, cap, want) in cases {
+            assert_eq!(
+                batch_length_for(longest, cap, &gpu),
+                want,
+                "longest {longest}"
+            );
+        }
+        // The cap is the model's positions, never less than the sentence.
+        assert_eq!(batch_length_for(300, 514, &gpu), 512);
+        assert_eq!(batch_length_for(300, 400, &gpu), 400);
+        assert_eq!(batch_length_for(520, 514, &gpu), 520);
+    }
+
+    #[test]
+    fn padding_a_batch_to_a_power_of_two_changes_no_embedding() {
+        for (name, device) in test_devices::all() {
+            let (encoder, tokenizer) = tiny_encoder(&device);
+            let t = tokenize(
+                &tokenizer,
+                &["a cat sat.", "a somewhat longer sentence than that."],
+                64,
+            )
+            .unwrap();
+            let rows: Vec<&Encoded> = t.encoded.iter().collect();
+            let longest = rows.iter().map(|e| e.len()).max().unwrap();
+            let padded_len = (longest + 1).next_power_of_two();
+            for pooling in [Pooling::Cls, Pooling::Mean] {
+                let tight = embed(
+                    &encoder,
+                    &sentence_batch(&rows, tokenizer.pad_id, &device),
+                    pooling,
+                );
+                let padded = embed(
+                    &encoder,
+                    &sentence_batch_of_length(&rows, tokenizer.pad_id, padded_len, &device),
+                    pooling,
+                );
+                let a = tight.into_data().try_to_vec::<f32>().unwrap();
+                let p = padded.into_data().try_to_vec::<f32>().unwrap();
+                let diff = a
+                    .iter()
+                    .zip(&p)
+                    .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(
+                    diff < 1e-5,
+                    "{name}, {pooling:?}: {longest} → {padded_len} tokens changed an embedding by {diff}"
+                );
+            }
         }
     }
 
