@@ -186,12 +186,8 @@ fn causal_bias(t_q: usize, t_k: usize, past: usize, device: &Device) -> Tensor<2
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_devices;
+    use crate::model::test_devices::{self, max_abs_diff};
     use burn::tensor::Distribution;
-
-    fn max_abs_diff(a: Tensor<3>, b: Tensor<3>) -> f32 {
-        (a - b).abs().max().into_scalar()
-    }
 
     #[test]
     fn causal_output_at_t_ignores_later_inputs() {

@@ -398,11 +398,7 @@ pub fn softmax_row(logits: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_devices;
-
-    fn max_abs_diff(a: Tensor<3>, b: Tensor<3>) -> f32 {
-        (a - b).abs().max().into_scalar()
-    }
+    use crate::model::test_devices::{self, max_abs_diff};
 
     #[test]
     fn next_pixel_model_output_at_t_ignores_later_pixels() {

@@ -722,12 +722,7 @@ mod tests {
                 Pooling::Mean,
             )
             .narrow(0, 0, 1);
-            let a = alone.into_data().try_to_vec::<f32>().unwrap();
-            let p = padded.into_data().try_to_vec::<f32>().unwrap();
-            let diff = a
-                .iter()
-                .zip(&p)
-                .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            let diff = test_devices::max_abs_diff(alone, padded);
             assert!(
                 diff < 1e-5,
                 "{name}: padding changed the embedding by {diff}"
@@ -787,12 +782,7 @@ mod tests {
                     &sentence_batch_of_length(&rows, tokenizer.pad_id, padded_len, &device),
                     pooling,
                 );
-                let a = tight.into_data().try_to_vec::<f32>().unwrap();
-                let p = padded.into_data().try_to_vec::<f32>().unwrap();
-                let diff = a
-                    .iter()
-                    .zip(&p)
-                    .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+                let diff = test_devices::max_abs_diff(tight, padded);
                 assert!(
                     diff < 1e-5,
                     "{name}, {pooling:?}: {longest} → {padded_len} tokens changed an embedding by {diff}"

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 pub use super::cpu_device as cpu;
 
@@ -22,4 +22,9 @@ pub fn wgpu() -> Device {
 /// Every device a model test must pass on, with its name for messages.
 pub fn all() -> Vec<(&'static str, Device)> {
     vec![("cpu (flex)", cpu()), ("wgpu", wgpu())]
+}
+
+/// The largest elementwise difference of two same-shaped tensors.
+pub fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    (a - b).abs().max().into_scalar()
 }
