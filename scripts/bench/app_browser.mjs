@@ -5,9 +5,10 @@
 //
 //   node scripts/bench/app_browser.mjs --out FILE [--smoke] [--runs N] [--backends cpu,webgpu] [--ids ID,...]
 //
-// --ids measures only those figures (fill_mask_12tok, embed_b1, embed_b32,
-// igpt, simclr_train_step_b32, simcse_train_step, cold_start, wasm,
-// downloads): to re-measure a few without the rest (run.mjs --keep).
+// --ids measures only those figures (fill_mask_12tok, fill_mask_new_lengths,
+// embed_b1, embed_b32, igpt, simclr_train_step_b32, simcse_train_step,
+// cold_start, wasm, downloads): to re-measure a few without the rest
+// (run.mjs --keep).
 //
 // Needs a built app in dist/ (`make dist` for the release build the report
 // is about). Every page carries a PerformanceObserver on long tasks from its
@@ -99,6 +100,48 @@ async function fillMask(env, backend, o) {
     items_per_call: 1,
     item: 'sentence',
     flops_per_call: bertFlops(MINILM, [FILL_MASK_TOKENS]) + 2 * MINILM.hidden * MINILM.hidden + 2 * MINILM.hidden * MINILM.vocab,
+    adapter,
+    longest_task_ms: longest,
+  };
+}
+
+// ---- BERT fill-mask on sentences of new lengths ----------------------------
+
+// A visitor editing the sentence: one [MASK] in each, and each a token count
+// ([CLS] and [SEP] included) the page has not run before: 9, 10, 11, 13, 14,
+// 15, 16 (it warms up on FILL_MASK's 12). On a GPU every new problem size
+// can mean new kernels to compile, inside the tensor ops, on the page's
+// thread: the longest task of this figure is what a visitor feels.
+export const FILL_MASK_NEW_LENGTHS = [
+  ['Paris is a [MASK] old city.', 9],
+  ['Paris is a [MASK] and old city.', 10],
+  ['The capital of France is [MASK] in Europe.', 11],
+  ['The capital city of France is [MASK] in Europe today.', 13],
+  ['The capital city of France is [MASK] in Europe, too.', 14],
+  ['The capital city of France is [MASK] in Europe, they say.', 15],
+  ['The capital city of France is [MASK] in western Europe, they say.', 16],
+];
+
+async function fillMaskNewLengths(env, backend, o) {
+  const { page, adapter } = await pageFor(env, `/bert?lang=en&backend=${backend}&text=${encodeURIComponent(FILL_MASK[1])}`);
+  await page.getByTestId('bert-model-status').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
+  for (let i = 0; i < o.warmup; i++) await fillMaskShown(page, FILL_MASK[i % 2]);
+  await resetLongTasks(page);
+  // Every length once, whatever --runs says: a second visit would not be new.
+  const sentences = o.smoke ? FILL_MASK_NEW_LENGTHS.slice(0, 2) : FILL_MASK_NEW_LENGTHS;
+  const samples = [];
+  for (const [text] of sentences) samples.push(await fillMaskShown(page, text));
+  const longest = await longestTask(page);
+  await page.close();
+  const tokens = sentences.map(([, n]) => n);
+  const mean = (f) => tokens.reduce((a, n) => a + f(n), 0) / tokens.length;
+  return {
+    id: 'fill_mask_new_lengths',
+    what: `BERT fill-mask, one [MASK] in sentences of ${tokens.join(', ')} tokens typed one after another, each a length the page has not run before (it warmed up on 12): the page's timing per sentence; its longest task is the main thread's worst stall while a visitor edits`,
+    samples,
+    items_per_call: 1,
+    item: 'sentence',
+    flops_per_call: mean((n) => bertFlops(MINILM, [n])) + 2 * MINILM.hidden * MINILM.hidden + 2 * MINILM.hidden * MINILM.vocab,
     adapter,
     longest_task_ms: longest,
   };
@@ -426,7 +469,7 @@ async function tokenCounts() {
 
 export async function measureApp({ backends = ['cpu', 'webgpu'], runs = 5, smoke = false, ids = null, log = () => {} } = {}) {
   const wanted = (id) => !ids || ids.includes(id);
-  const o = { runs: smoke ? 1 : runs, warmup: smoke ? 1 : 2, tokenCounts: await tokenCounts() };
+  const o = { smoke, runs: smoke ? 1 : runs, warmup: smoke ? 1 : 2, tokenCounts: await tokenCounts() };
   const figures = [];
   const skipped = [];
   const add = (backend, list) => {
@@ -441,6 +484,7 @@ export async function measureApp({ backends = ['cpu', 'webgpu'], runs = 5, smoke
     try {
       for (const [id, fn] of [
         ['fill_mask_12tok', () => fillMask(env, backend, o)],
+        ['fill_mask_new_lengths', () => fillMaskNewLengths(env, backend, o)],
         ['embed_b1', () => embeddings(env, backend, o, SENTENCES.slice(0, 1), 'embed_b1')],
         ['embed_b32', () => embeddings(env, backend, o, SENTENCES, 'embed_b32')],
         ['igpt', () => igpt(env, backend, o)],

@@ -243,6 +243,72 @@ impl BertInput {
             padding: None,
         }
     }
+
+    /// `single` for the BERT page (fill-mask, next-sentence prediction,
+    /// attention maps), padded to `batch_length_for(encoded.len(), cap,
+    /// device)` tokens: on a GPU a visitor's edits then run a few shapes
+    /// (8, 16, 32 … tokens) instead of one per sentence length, each of which
+    /// compiled new kernels on the page's thread. The sentence's outputs are
+    /// rows `0..encoded.len()`; the rest are padding, masked out of every
+    /// attention, for the caller to drop.
+    pub fn single_padded(
+        encoded: &crate::model::bert_tokenizer::Encoded,
+        cap: usize,
+        device: &Device,
+    ) -> Self {
+        Self::single_of_length(
+            encoded,
+            batch_length_for(encoded.len(), cap, device),
+            device,
+        )
+    }
+
+    /// `single` padded to exactly `t` tokens (no padding mask when `t` is the
+    /// sentence's own length). The padded positions hold token id 0 and
+    /// segment 0: no query attends to them and their outputs are dropped, so
+    /// any row of the tables would do.
+    pub fn single_of_length(
+        encoded: &crate::model::bert_tokenizer::Encoded,
+        t: usize,
+        device: &Device,
+    ) -> Self {
+        let n = encoded.len();
+        assert!(n <= t, "a sentence of {n} tokens does not fit in {t}");
+        if n == t {
+            return Self::single(encoded, device);
+        }
+        let padded = |values: &[u32]| -> Vec<i64> {
+            let mut row: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+            row.resize(t, 0);
+            row
+        };
+        let padding: Vec<bool> = (0..t).map(|i| i >= n).collect();
+        BertInput {
+            tokens: Tensor::from_data(TensorData::new(padded(&encoded.ids), [1, t]), device),
+            segments: Tensor::from_data(TensorData::new(padded(&encoded.segments), [1, t]), device),
+            padding: Some(Tensor::from_data(TensorData::new(padding, [1, t]), device)),
+        }
+    }
+}
+
+/// Tokens per row of a batch whose longest sentence has `longest` tokens, on
+/// `device`, at most `cap` (the model's positions). The CPU backend pads to
+/// the longest sentence. A GPU pads to the next power of two: cubecl compiles
+/// (and autotunes) kernels for each new problem size inside the tensor op, on
+/// the page's thread, so SimCSE's training batches of 13, 17, 22 … tokens
+/// kept compiling new matmuls (`make bench`, WebGPU SimCSE step: one step
+/// took 325 s instead of ~35 s, and the longest task was 5.7 s; padded, no
+/// step over 36 s and no task over 50 ms). Powers of two are also the sizes
+/// cubek's matmul tune keys round up to (`cubek-matmul` tune_key.rs,
+/// "anchor"). Padding changes no output: attention and mean pooling skip
+/// padded tokens.
+pub fn batch_length_for(longest: usize, cap: usize, device: &Device) -> usize {
+    let longest = longest.max(1);
+    if *device == crate::model::cpu_device() {
+        longest
+    } else {
+        longest.next_power_of_two().min(cap.max(longest))
+    }
 }
 
 /// What the encoder computed.
@@ -565,6 +631,86 @@ mod tests {
     use super::*;
     use crate::model::test_devices;
     use burn::optim::{GradientsAccumulator, GradientsParams};
+
+    #[test]
+    fn gpu_batches_are_padded_to_a_power_of_two_within_the_cap() {
+        let cpu = test_devices::cpu();
+        let gpu = test_devices::wgpu();
+        for longest in [1, 7, 13, 16, 17, 32] {
+            assert_eq!(batch_length_for(longest, 512, &cpu), longest);
+        }
+        assert_eq!(batch_length_for(0, 512, &cpu), 1);
+        let cases = [
+            (0, 512, 1),
+            (7, 512, 8),
+            (13, 512, 16),
+            (16, 512, 16),
+            (17, 512, 32),
+        ];
+        for (longest, cap, want) in cases {
+            assert_eq!(
+                batch_length_for(longest, cap, &gpu),
+                want,
+                "longest {longest}"
+            );
+        }
+        // The cap is the model's positions, never less than the sentence.
+        assert_eq!(batch_length_for(300, 514, &gpu), 512);
+        assert_eq!(batch_length_for(300, 400, &gpu), 400);
+        assert_eq!(batch_length_for(520, 514, &gpu), 520);
+    }
+
+    /// The BERT page's padded sentence gives the unpadded one's outputs: its
+    /// hidden rows, the pooled [CLS] (NSP's input) and the attention maps
+    /// cropped to its tokens. A pair, so segment ids are padded too.
+    #[test]
+    fn padding_one_sentence_changes_none_of_its_outputs() {
+        let config = BertConfig {
+            vocab_size: 30,
+            hidden_size: 8,
+            num_hidden_layers: 2,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            max_position_embeddings: 16,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_dropout_prob: 0.0,
+            attention_probs_dropout_prob: 0.0,
+            hidden_act: "gelu".into(),
+            pad_token_id: 0,
+        };
+        let encoded = crate::model::bert_tokenizer::Encoded {
+            ids: vec![2, 7, 11, 3, 9, 4, 3],
+            segments: vec![0, 0, 0, 0, 1, 1, 1],
+            tokens: vec!["t".into(); 7],
+            offsets: vec![(0, 0); 7],
+        };
+        let n = encoded.len();
+        for (name, device) in test_devices::all() {
+            let model = config.init_encoder(&device);
+            let tight = model.forward_with_attentions(&BertInput::single(&encoded, &device));
+            let padded =
+                model.forward_with_attentions(&BertInput::single_of_length(&encoded, 16, &device));
+            let diff = test_devices::max_abs_diff(tight.hidden, padded.hidden.narrow(1, 0, n));
+            assert!(diff < 1e-5, "{name}: hidden rows differ by {diff}");
+            let diff = test_devices::max_abs_diff(tight.pooled, padded.pooled);
+            assert!(diff < 1e-5, "{name}: pooled differs by {diff}");
+            for (a, b) in tight.attentions.into_iter().zip(padded.attentions) {
+                let diff = test_devices::max_abs_diff(a, b.narrow(2, 0, n).narrow(3, 0, n));
+                assert!(diff < 1e-5, "{name}: attention differs by {diff}");
+            }
+        }
+        // On the CPU backend the page's sentence is not padded at all.
+        let cpu = test_devices::cpu();
+        assert!(BertInput::single_padded(&encoded, 16, &cpu)
+            .padding
+            .is_none());
+        let gpu = test_devices::wgpu();
+        assert_eq!(
+            BertInput::single_padded(&encoded, 16, &gpu).tokens.dims(),
+            [1, 8]
+        );
+    }
 
     /// `backward_by_layer` over `forward_cut` gives the gradients of one
     /// `loss.backward()` through the uncut graph. Three layers, the top two

@@ -5,7 +5,9 @@
 //! Only the masked rows go through the 30k-word decoder, and only their
 //! probabilities are read back, asynchronously (a synchronous readback, or
 //! burn's sort/top-k, would block or panic on WebGPU in the browser); the
-//! ranking is done here on the CPU.
+//! ranking is done here on the CPU. On a GPU the sentence is padded to a
+//! power of two (`BertInput::single_padded`), so editing it does not compile
+//! new kernels for every new length.
 
 use std::ops::Range;
 
@@ -80,12 +82,9 @@ where
     if let Some(&p) = positions.iter().find(|&&p| p >= t) {
         return Err(format!("position {p} is outside the {t} tokens"));
     }
-    let hidden = model
-        .bert
-        .forward_yielding(&BertInput::single(encoded, device), between)
-        .await
-        .hidden;
-    let d = hidden.dims()[2];
+    let input = BertInput::single_padded(encoded, model.bert.max_positions(), device);
+    let hidden = model.bert.forward_yielding(&input, between).await.hidden;
+    let [_, padded, d] = hidden.dims();
     let rows = Tensor::<1, Int>::from_data(
         TensorData::new(
             positions.iter().map(|&p| p as i64).collect::<Vec<_>>(),
@@ -93,7 +92,7 @@ where
         ),
         device,
     );
-    let selected = hidden.reshape([t, d]).select(0, rows);
+    let selected = hidden.reshape([padded, d]).select(0, rows);
     let probabilities = softmax(model.mlm_logits_rows(selected), 1);
     let vocab = probabilities.dims()[1];
     let values = read_f32(probabilities)

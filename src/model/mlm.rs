@@ -289,10 +289,9 @@ pub async fn is_next_probability(
     encoded: &crate::model::bert_tokenizer::Encoded,
     device: &Device,
 ) -> Result<f32, String> {
-    let pooled = model
-        .bert
-        .forward(&BertInput::single(encoded, device))
-        .pooled;
+    // Padded on a GPU like fill-mask's sentence; [CLS] never attends to padding.
+    let input = BertInput::single_padded(encoded, model.bert.max_positions(), device);
+    let pooled = model.bert.forward(&input).pooled;
     let probabilities = burn::tensor::activation::softmax(model.nsp_logits(pooled), 1);
     let values = read_f32(probabilities)
         .await

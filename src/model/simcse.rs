@@ -25,7 +25,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use super::bert::{backward_by_layer, BertInput, BertModel};
+use super::bert::{backward_by_layer, batch_length_for, BertInput, BertModel};
 use super::bert_tokenizer::{BertTokenizer, Encoded, TokenizeError};
 use super::contrastive::{
     cosine_similarity_matrix, l2_normalize, simcse_supervised, simcse_unsupervised,
@@ -178,26 +178,6 @@ pub fn train_chunk_rows_for(device: &Device) -> usize {
         4
     } else {
         usize::MAX
-    }
-}
-
-/// Tokens per row of a batch whose longest sentence has `longest` tokens, on
-/// `device`, at most `cap` (the model's positions). The CPU backend pads to
-/// the longest sentence. A GPU pads to the next power of two: cubecl compiles
-/// (and autotunes) kernels for each new problem size inside the tensor op, on
-/// the page's thread, so training batches of 13, 17, 22 … tokens kept
-/// compiling new matmuls (`make bench`, WebGPU SimCSE step: one step took
-/// 325 s instead of ~35 s, and the longest task was 5.7 s; padded, no step
-/// over 36 s and no task over 50 ms). Powers of two are also the sizes
-/// cubek's matmul tune keys round up to (`cubek-matmul` tune_key.rs,
-/// "anchor"). Padding changes no embedding: attention and mean pooling skip
-/// padded tokens.
-pub fn batch_length_for(longest: usize, cap: usize, device: &Device) -> usize {
-    let longest = longest.max(1);
-    if *device == super::cpu_device() {
-        longest
-    } else {
-        longest.next_power_of_two().min(cap.max(longest))
     }
 }
 
@@ -728,34 +708,6 @@ mod tests {
                 "{name}: padding changed the embedding by {diff}"
             );
         }
-    }
-
-    #[test]
-    fn gpu_batches_are_padded_to_a_power_of_two_within_the_cap() {
-        let cpu = test_devices::cpu();
-        let gpu = test_devices::wgpu();
-        for longest in [1, 7, 13, 16, 17, 32] {
-            assert_eq!(batch_length_for(longest, 512, &cpu), longest);
-        }
-        assert_eq!(batch_length_for(0, 512, &cpu), 1);
-        let cases = [
-            (0, 512, 1),
-            (7, 512, 8),
-            (13, 512, 16),
-            (16, 512, 16),
-            (17, 512, 32),
-        ];
-        for (longest, cap, want) in cases {
-            assert_eq!(
-                batch_length_for(longest, cap, &gpu),
-                want,
-                "longest {longest}"
-            );
-        }
-        // The cap is the model's positions, never less than the sentence.
-        assert_eq!(batch_length_for(300, 514, &gpu), 512);
-        assert_eq!(batch_length_for(300, 400, &gpu), 400);
-        assert_eq!(batch_length_for(520, 514, &gpu), 520);
     }
 
     #[test]

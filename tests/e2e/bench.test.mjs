@@ -12,7 +12,7 @@ import test from 'node:test';
 import { bench, compare, validate } from '../../scripts/bench/run.mjs';
 
 // What the smoke run must have measured, not skipped: all of our own figures.
-const APP = ['fill_mask_12tok', 'embed_b1', 'embed_b32', 'igpt_ms_per_pixel', 'igpt_bottom_half', 'simclr_train_step_b32', 'simcse_train_step', 'cold_start_empty_cache', 'cold_start_warm_cache'];
+const APP = ['fill_mask_12tok', 'fill_mask_new_lengths', 'embed_b1', 'embed_b32', 'igpt_ms_per_pixel', 'igpt_bottom_half', 'simclr_train_step_b32', 'simcse_train_step', 'cold_start_empty_cache', 'cold_start_warm_cache'];
 const NATIVE = ['bert_forward_b32x16', 'bert_forward_b1', 'igpt_train_step', 'simclr_train_step_b32', 'sgemm_1024'];
 
 test('make bench: a smoke run of every measurement writes a valid report', { timeout: 40 * 60_000 }, async () => {
