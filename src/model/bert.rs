@@ -632,6 +632,24 @@ mod tests {
     use crate::model::test_devices;
     use burn::optim::{GradientsAccumulator, GradientsParams};
 
+    /// A BERT small enough for exact comparisons, dropout off so two passes agree.
+    fn tiny_config(layers: usize) -> BertConfig {
+        BertConfig {
+            vocab_size: 30,
+            hidden_size: 8,
+            num_hidden_layers: layers,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            max_position_embeddings: 16,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_dropout_prob: 0.0,
+            attention_probs_dropout_prob: 0.0,
+            hidden_act: "gelu".into(),
+            pad_token_id: 0,
+        }
+    }
+
     #[test]
     fn gpu_batches_are_padded_to_a_power_of_two_within_the_cap() {
         let cpu = test_devices::cpu();
@@ -665,20 +683,7 @@ mod tests {
     /// cropped to its tokens. A pair, so segment ids are padded too.
     #[test]
     fn padding_one_sentence_changes_none_of_its_outputs() {
-        let config = BertConfig {
-            vocab_size: 30,
-            hidden_size: 8,
-            num_hidden_layers: 2,
-            num_attention_heads: 2,
-            intermediate_size: 16,
-            max_position_embeddings: 16,
-            type_vocab_size: 2,
-            layer_norm_eps: 1e-12,
-            hidden_dropout_prob: 0.0,
-            attention_probs_dropout_prob: 0.0,
-            hidden_act: "gelu".into(),
-            pad_token_id: 0,
-        };
+        let config = tiny_config(2);
         let encoded = crate::model::bert_tokenizer::Encoded {
             ids: vec![2, 7, 11, 3, 9, 4, 3],
             segments: vec![0, 0, 0, 0, 1, 1, 1],
@@ -718,20 +723,7 @@ mod tests {
     /// chunk is short), padding in one row, dropout off so both passes agree.
     #[test]
     fn backpropagating_one_layer_chunk_at_a_time_gives_the_full_gradients() {
-        let config = BertConfig {
-            vocab_size: 30,
-            hidden_size: 8,
-            num_hidden_layers: 3,
-            num_attention_heads: 2,
-            intermediate_size: 16,
-            max_position_embeddings: 16,
-            type_vocab_size: 2,
-            layer_norm_eps: 1e-12,
-            hidden_dropout_prob: 0.0,
-            attention_probs_dropout_prob: 0.0,
-            hidden_act: "gelu".into(),
-            pad_token_id: 0,
-        };
+        let config = tiny_config(3);
         for (name, device) in test_devices::all() {
             let ad = device.autodiff();
             let model = config.init_encoder(&ad).freeze_below(2);
