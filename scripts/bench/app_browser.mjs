@@ -83,14 +83,22 @@ export async function fillMaskShown(page, text) {
   return Number((await page.getByTestId('bert-latency').innerText()).match(/([\d.]+) ms/)[1]);
 }
 
-async function fillMask(env, backend, o) {
+/** The BERT page with its model loaded, warmed up on FILL_MASK, long tasks reset. */
+async function warmBertPage(env, backend, o) {
   const { page, adapter } = await pageFor(env, `/bert?lang=en&backend=${backend}&text=${encodeURIComponent(FILL_MASK[1])}`);
   await page.getByTestId('bert-model-status').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
-  const shown = (text) => fillMaskShown(page, text);
-  for (let i = 0; i < o.warmup; i++) await shown(FILL_MASK[i % 2]);
+  for (let i = 0; i < o.warmup; i++) await fillMaskShown(page, FILL_MASK[i % 2]);
   await resetLongTasks(page);
+  return { page, adapter };
+}
+
+/** Encoder over `tokens` tokens, then the MLM head (transform + decoder) at one mask. */
+const fillMaskFlops = (tokens) => bertFlops(MINILM, [tokens]) + 2 * MINILM.hidden * MINILM.hidden + 2 * MINILM.hidden * MINILM.vocab;
+
+async function fillMask(env, backend, o) {
+  const { page, adapter } = await warmBertPage(env, backend, o);
   const samples = [];
-  for (let i = 0; i < o.runs; i++) samples.push(await shown(FILL_MASK[(o.warmup + i) % 2]));
+  for (let i = 0; i < o.runs; i++) samples.push(await fillMaskShown(page, FILL_MASK[(o.warmup + i) % 2]));
   const longest = await longestTask(page);
   await page.close();
   return {
@@ -99,7 +107,7 @@ async function fillMask(env, backend, o) {
     samples,
     items_per_call: 1,
     item: 'sentence',
-    flops_per_call: bertFlops(MINILM, [FILL_MASK_TOKENS]) + 2 * MINILM.hidden * MINILM.hidden + 2 * MINILM.hidden * MINILM.vocab,
+    flops_per_call: fillMaskFlops(FILL_MASK_TOKENS),
     adapter,
     longest_task_ms: longest,
   };
@@ -123,10 +131,7 @@ export const FILL_MASK_NEW_LENGTHS = [
 ];
 
 async function fillMaskNewLengths(env, backend, o) {
-  const { page, adapter } = await pageFor(env, `/bert?lang=en&backend=${backend}&text=${encodeURIComponent(FILL_MASK[1])}`);
-  await page.getByTestId('bert-model-status').and(page.locator('[data-state="done"]')).waitFor({ timeout: 0 });
-  for (let i = 0; i < o.warmup; i++) await fillMaskShown(page, FILL_MASK[i % 2]);
-  await resetLongTasks(page);
+  const { page, adapter } = await warmBertPage(env, backend, o);
   // Every length once, whatever --runs says: a second visit would not be new.
   const sentences = o.smoke ? FILL_MASK_NEW_LENGTHS.slice(0, 2) : FILL_MASK_NEW_LENGTHS;
   const samples = [];
@@ -134,14 +139,13 @@ async function fillMaskNewLengths(env, backend, o) {
   const longest = await longestTask(page);
   await page.close();
   const tokens = sentences.map(([, n]) => n);
-  const mean = (f) => tokens.reduce((a, n) => a + f(n), 0) / tokens.length;
   return {
     id: 'fill_mask_new_lengths',
     what: `BERT fill-mask, one [MASK] in sentences of ${tokens.join(', ')} tokens typed one after another, each a length the page has not run before (it warmed up on 12): the page's timing per sentence; its longest task is the main thread's worst stall while a visitor edits`,
     samples,
     items_per_call: 1,
     item: 'sentence',
-    flops_per_call: mean((n) => bertFlops(MINILM, [n])) + 2 * MINILM.hidden * MINILM.hidden + 2 * MINILM.hidden * MINILM.vocab,
+    flops_per_call: tokens.reduce((a, n) => a + fillMaskFlops(n), 0) / tokens.length,
     adapter,
     longest_task_ms: longest,
   };
