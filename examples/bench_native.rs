@@ -37,7 +37,6 @@ use pretext::model::contrastive::nt_xent;
 use pretext::model::igpt::{batch_loss, make_batch, Batch, IgptConfig};
 use pretext::model::resnet::SimClrConfig;
 use pretext::model::rng::Rng;
-use pretext::model::simcse::sentence_batch_of_length;
 use serde_json::{json, Value};
 
 const MINILM: &str = ".assets/www/minilm";
@@ -305,7 +304,7 @@ fn bench_backend(
     );
     let rows: Vec<&Encoded> = inputs.encoded.iter().collect();
     // [b, 16]: [PAD] after each sentence, masked (the PyTorch peer pads the same way).
-    let batch = sentence_batch_of_length(&rows, inputs.pad_id, PADDED_LEN, device);
+    let batch = BertInput::batch_of_length(&rows, inputs.pad_id, PADDED_LEN, device);
     measure(
         Spec {
             id: "bert_forward_b32x16",

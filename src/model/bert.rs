@@ -272,21 +272,39 @@ impl BertInput {
         t: usize,
         device: &Device,
     ) -> Self {
-        let n = encoded.len();
-        assert!(n <= t, "a sentence of {n} tokens does not fit in {t}");
-        if n == t {
+        if encoded.len() == t {
             return Self::single(encoded, device);
         }
-        let padded = |values: &[u32]| -> Vec<i64> {
-            let mut row: Vec<i64> = values.iter().map(|&v| v as i64).collect();
-            row.resize(t, 0);
-            row
-        };
-        let padding: Vec<bool> = (0..t).map(|i| i >= n).collect();
+        Self::batch_of_length(&[encoded], 0, t, device)
+    }
+
+    /// Sentences (or pairs) as one batch of exactly `t` tokens per row, at
+    /// least the longest: each row's ids and segment ids, then `pad_id` and
+    /// segment 0 up to `t`, masked as padding. A fixed `t` is a fixed shape:
+    /// see `batch_length_for`.
+    pub fn batch_of_length(
+        encoded: &[&crate::model::bert_tokenizer::Encoded],
+        pad_id: u32,
+        t: usize,
+        device: &Device,
+    ) -> Self {
+        let b = encoded.len();
+        let mut tokens = vec![pad_id as i64; b * t];
+        let mut segments = vec![0i64; b * t];
+        let mut padding = vec![true; b * t];
+        for (row, e) in encoded.iter().enumerate() {
+            let n = e.len();
+            assert!(n <= t, "a sentence of {n} tokens does not fit in {t}");
+            for j in 0..n {
+                tokens[row * t + j] = e.ids[j] as i64;
+                segments[row * t + j] = e.segments[j] as i64;
+                padding[row * t + j] = false;
+            }
+        }
         BertInput {
-            tokens: Tensor::from_data(TensorData::new(padded(&encoded.ids), [1, t]), device),
-            segments: Tensor::from_data(TensorData::new(padded(&encoded.segments), [1, t]), device),
-            padding: Some(Tensor::from_data(TensorData::new(padding, [1, t]), device)),
+            tokens: Tensor::from_data(TensorData::new(tokens, [b, t]), device),
+            segments: Tensor::from_data(TensorData::new(segments, [b, t]), device),
+            padding: Some(Tensor::from_data(TensorData::new(padding, [b, t]), device)),
         }
     }
 }
@@ -329,6 +347,16 @@ impl BertModel {
 
     pub fn max_positions(&self) -> usize {
         self.embeddings.position_embeddings.weight.dims()[0]
+    }
+
+    /// One sentence or pair as the BERT page runs it:
+    /// [`BertInput::single_padded`] up to this model's positions.
+    pub fn padded_single(
+        &self,
+        encoded: &crate::model::bert_tokenizer::Encoded,
+        device: &Device,
+    ) -> BertInput {
+        BertInput::single_padded(encoded, self.max_positions(), device)
     }
 
     pub fn vocab_size(&self) -> usize {

@@ -48,7 +48,7 @@ pub async fn attention_maps(
 ) -> Result<Vec<Vec<Vec<f32>>>, String> {
     // Padded on a GPU like fill-mask's sentence; the maps are cropped to the
     // sentence's own tokens (padded keys get no weight, so rows still sum to 1).
-    let input = BertInput::single_padded(encoded, model.max_positions(), device);
+    let input = model.padded_single(encoded, device);
     let out = model.forward_with_attentions(&input);
     let t = encoded.len();
     let mut maps = Vec::with_capacity(out.attentions.len());

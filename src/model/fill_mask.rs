@@ -14,7 +14,7 @@ use std::ops::Range;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::model::bert::{BertForPreTraining, BertInput};
+use crate::model::bert::BertForPreTraining;
 use crate::model::bert_tokenizer::Encoded;
 use crate::model::simclr::read_f32;
 
@@ -82,7 +82,7 @@ where
     if let Some(&p) = positions.iter().find(|&&p| p >= t) {
         return Err(format!("position {p} is outside the {t} tokens"));
     }
-    let input = BertInput::single_padded(encoded, model.bert.max_positions(), device);
+    let input = model.bert.padded_single(encoded, device);
     let hidden = model.bert.forward_yielding(&input, between).await.hidden;
     let [_, padded, d] = hidden.dims();
     let rows = Tensor::<1, Int>::from_data(

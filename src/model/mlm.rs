@@ -290,7 +290,7 @@ pub async fn is_next_probability(
     device: &Device,
 ) -> Result<f32, String> {
     // Padded on a GPU like fill-mask's sentence; [CLS] never attends to padding.
-    let input = BertInput::single_padded(encoded, model.bert.max_positions(), device);
+    let input = model.bert.padded_single(encoded, device);
     let pooled = model.bert.forward(&input).pooled;
     let probabilities = burn::tensor::activation::softmax(model.nsp_logits(pooled), 1);
     let values = read_f32(probabilities)

@@ -23,7 +23,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Bool, Device, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Tensor};
 
 use super::bert::{backward_by_layer, batch_length_for, BertInput, BertModel};
 use super::bert_tokenizer::{BertTokenizer, Encoded, TokenizeError};
@@ -94,38 +94,7 @@ fn truncate_single(e: &mut Encoded, max_len: usize) {
 /// Pads single sentences into one batch (segment 0, padding masked).
 pub fn sentence_batch(encoded: &[&Encoded], pad_id: u32, device: &Device) -> BertInput {
     let longest = encoded.iter().map(|e| e.len()).max().unwrap_or(0);
-    sentence_batch_of_length(encoded, pad_id, longest.max(1), device)
-}
-
-/// `sentence_batch` padded to exactly `t` tokens (at least the longest
-/// sentence): a fixed shape, e.g. for a benchmark's "batch × 16".
-pub fn sentence_batch_of_length(
-    encoded: &[&Encoded],
-    pad_id: u32,
-    t: usize,
-    device: &Device,
-) -> BertInput {
-    let b = encoded.len();
-    assert!(
-        encoded.iter().all(|e| e.len() <= t),
-        "a sentence is longer than the batch's {t} tokens"
-    );
-    let mut tokens = vec![pad_id as i64; b * t];
-    let mut padding = vec![true; b * t];
-    for (row, e) in encoded.iter().enumerate() {
-        for (j, &id) in e.ids.iter().enumerate() {
-            tokens[row * t + j] = id as i64;
-            padding[row * t + j] = false;
-        }
-    }
-    BertInput {
-        tokens: Tensor::from_data(TensorData::new(tokens, [b, t]), device),
-        segments: Tensor::zeros([b, t], device),
-        padding: Some(Tensor::<2, Bool>::from_data(
-            TensorData::new(padding, [b, t]),
-            device,
-        )),
-    }
+    BertInput::batch_of_length(encoded, pad_id, longest.max(1), device)
 }
 
 /// Pools the last layer `[b, t, d]` into `[b, d]` (not normalised).
@@ -207,7 +176,7 @@ where
         let rows: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
         let longest = rows.iter().map(|e| e.len()).max().unwrap_or(1);
         let t = batch_length_for(longest, encoder.max_positions(), &device);
-        let input = sentence_batch_of_length(&rows, pad_id, t, &device);
+        let input = BertInput::batch_of_length(&rows, pad_id, t, &device);
         // A pause after every layer too: on the CPU backend a batch of long
         // sentences is otherwise one long task on the page's thread.
         let hidden = encoder
@@ -533,7 +502,7 @@ impl SimCseTrainer {
         };
         let longest = rows.iter().map(|e| e.len()).max().unwrap_or(1);
         let t = batch_length_for(longest, self.model.encoder.max_positions(), &self.base);
-        let input = sentence_batch_of_length(&rows, self.pad_id, t, &self.device);
+        let input = BertInput::batch_of_length(&rows, self.pad_id, t, &self.device);
         let first_trained = self.model.encoder.layers.len() - self.train_layers;
         let cut = self
             .model
@@ -611,6 +580,7 @@ pub async fn two_dropout_views(
 mod tests {
     use super::*;
     use crate::model::contrastive::{alignment, uniformity};
+    use burn::tensor::TensorData;
 
     /// Alignment/uniformity on tensors, to check the f64 host version against.
     fn align_uniform_tensors(x: Tensor<2>, x_pos: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
@@ -731,7 +701,7 @@ mod tests {
                 );
                 let padded = embed(
                     &encoder,
-                    &sentence_batch_of_length(&rows, tokenizer.pad_id, padded_len, &device),
+                    &BertInput::batch_of_length(&rows, tokenizer.pad_id, padded_len, &device),
                     pooling,
                 );
                 let diff = test_devices::max_abs_diff(tight, padded);
