@@ -102,8 +102,10 @@ pub struct SimClrTrainer {
     last_views: Option<usize>,
 }
 
-/// Images per chunk in `representations` before any training step.
+/// Images per chunk in `representations` on a GPU before any training step.
 const REPRESENTATION_CHUNK: usize = 64;
+/// Images per chunk in `representations` on the CPU backend: one task each.
+const CPU_REPRESENTATION_CHUNK: usize = 16;
 
 /// Reads a tensor back without blocking (WebGPU cannot read synchronously).
 pub async fn read_f32<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, TrainError> {
@@ -192,10 +194,29 @@ impl SimClrTrainer {
     /// One training step. On a non-finite loss the step is undone (weights
     /// restored, optimizer moments reset) and `NonFinite` returned.
     pub async fn step(&mut self, settings: &SimClrSettings) -> Result<StepReport, TrainError> {
+        self.step_yielding(settings, || async {}).await
+    }
+
+    /// `step`, with `between` awaited after the augmented views, after the
+    /// forward pass and loss, and after the backward pass. Why: on the
+    /// browser's CPU backend each op runs when it is called, so a whole step
+    /// was one task of up to 60 ms on the page's thread (the bench's
+    /// `simclr_train_step_b32` longest task); split in four, the page can
+    /// paint and take input between them.
+    pub async fn step_yielding<F, Fut>(
+        &mut self,
+        settings: &SimClrSettings,
+        mut between: F,
+    ) -> Result<StepReport, TrainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         self.check(settings)?;
         let n = settings.batch;
         let chosen = self.rng.choose_distinct(self.image_count(), n);
         let (a, b) = self.views_of(&chosen, &settings.augment);
+        between().await;
         // Snapshot before the forward pass, which updates the batch-norm running
         // statistics in place; `valid()` copies them (a `clone` would share them).
         let before = self.model.valid();
@@ -208,7 +229,9 @@ impl SimClrTrainer {
         );
         let z = z.detach().inner();
         let similarity = cosine_similarity_matrix(z.clone(), z);
+        between().await;
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        between().await;
         self.model = self
             .optimizer
             .step(settings.learning_rate, self.model.clone(), grads);
@@ -236,25 +259,70 @@ impl SimClrTrainer {
 
     /// The representation h of every image (un-augmented, resized to the
     /// training size), `[m, d]` row-major — for the PCA plot and retrieval.
-    ///
-    /// Every chunk has the same number of images as the last training step
-    /// had views, the last one filled up by wrapping around to the first
-    /// images (their rows are dropped). Why: on WebGPU burn autotunes each new
-    /// problem size, compiling every candidate kernel on the main thread
-    /// (1.6 s in one task on SwiftShader for a leftover chunk of 10 images,
-    /// profiled with `pretext::ui::simclr::embed` on the stack); the training
-    /// step's sizes are tuned already. Evaluation mode: each image's row
-    /// depends on that image only, so the filling changes nothing.
     pub async fn representations(&self, out_size: usize) -> Result<Vec<f32>, TrainError> {
+        self.representations_yielding(out_size, || async {}).await
+    }
+
+    /// `representations`, with `between` awaited before each chunk of images.
+    ///
+    /// On a GPU every chunk has the same number of images as the last
+    /// training step had views, the last one filled up by wrapping around to
+    /// the first images (their rows are dropped). Why: on WebGPU burn
+    /// autotunes each new problem size, compiling every candidate kernel on
+    /// the main thread (1.6 s in one task on SwiftShader for a leftover chunk
+    /// of 10 images, profiled with `pretext::ui::simclr::embed` on the stack);
+    /// the training step's sizes are tuned already. Evaluation mode: each
+    /// image's row depends on that image only, so the filling changes nothing.
+    ///
+    /// The CPU backend compiles nothing, so there chunks are small and never
+    /// filled: the map after a run of 32 images was one 66–80 ms task on the
+    /// page's thread (a 64-image forward, half of it filling), in the same
+    /// task as the run's end (`make bench`, `simclr_train_step_b32`).
+    pub async fn representations_yielding<F, Fut>(
+        &self,
+        out_size: usize,
+        between: F,
+    ) -> Result<Vec<f32>, TrainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (chunk, fill) = self.representation_chunks();
+        self.representations_in_chunks(out_size, chunk, fill, between)
+            .await
+    }
+
+    /// Images per chunk of `representations`, and whether the last chunk is
+    /// filled up to that size (see there).
+    fn representation_chunks(&self) -> (usize, bool) {
+        if self.images.device() == crate::model::cpu_device() {
+            (CPU_REPRESENTATION_CHUNK, false)
+        } else {
+            (self.last_views.unwrap_or(REPRESENTATION_CHUNK).max(1), true)
+        }
+    }
+
+    async fn representations_in_chunks<F, Fut>(
+        &self,
+        out_size: usize,
+        chunk: usize,
+        fill: bool,
+        mut between: F,
+    ) -> Result<Vec<f32>, TrainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let encoder = self.model.valid().encoder;
         let m = self.image_count();
         let dim = self.config.representation_dim();
-        let chunk = self.last_views.unwrap_or(REPRESENTATION_CHUNK).max(1);
         let mut out = Vec::with_capacity(m * dim);
         for start in (0..m).step_by(chunk) {
+            between().await;
             let real = chunk.min(m - start);
-            let indices: Vec<usize> = (start..start + chunk).map(|i| i % m).collect();
-            let identity = vec![ViewParams::identity(); chunk];
+            let size = if fill { chunk } else { real };
+            let indices: Vec<usize> = (start..start + size).map(|i| i % m).collect();
+            let identity = vec![ViewParams::identity(); size];
             let h = encoder.forward(augment::apply(self.select(&indices), &identity, out_size));
             let rows = read_f32(h).await?;
             out.extend_from_slice(&rows[..real * dim]);
@@ -332,6 +400,59 @@ mod tests {
     }
 
     #[test]
+    fn a_yielding_step_pauses_three_times_and_trains_as_a_plain_step() {
+        for (name, device) in test_devices::all() {
+            let settings = SimClrSettings {
+                batch: 4,
+                augment: AugmentConfig {
+                    out_size: 16,
+                    ..AugmentConfig::default()
+                },
+                ..SimClrSettings::default()
+            };
+            let config = SimClrConfig::new().with_width(4).with_projection_dim(16);
+            let mut yielding = SimClrTrainer::new(synthetic_images(&device, 24), config.clone(), 5);
+            // The same weights in both, copied (`valid` reads, and so
+            // initialises, every weight): a second trainer from the same seed
+            // would share the device's seeded stream with tests running
+            // alongside, and draw other weights.
+            let mut plain = SimClrTrainer::new(synthetic_images(&device, 24), config, 5);
+            plain.model = yielding.model.valid().train();
+            let mut pauses = 0;
+            let paused = pollster::block_on(yielding.step_yielding(&settings, || {
+                pauses += 1;
+                async {}
+            }))
+            .unwrap();
+            let report = pollster::block_on(plain.step(&settings)).unwrap();
+            assert_eq!(
+                pauses, 3,
+                "{name}: after the views, the loss and the backward pass"
+            );
+            assert_eq!(
+                paused.images, report.images,
+                "{name}: same batch from the seed"
+            );
+            assert!(
+                (paused.loss - report.loss).abs() <= 1e-5 * report.loss.abs().max(1.0),
+                "{name}: {} vs {}",
+                paused.loss,
+                report.loss
+            );
+            assert_eq!(yielding.steps_done(), 1, "{name}");
+            // The update too: both models now map the images alike.
+            let after_yielding = pollster::block_on(yielding.representations(16)).unwrap();
+            let after_plain = pollster::block_on(plain.representations(16)).unwrap();
+            let diff = after_yielding
+                .iter()
+                .zip(&after_plain)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(diff < 1e-4, "{name}: representations differ by {diff}");
+        }
+    }
+
+    #[test]
     fn too_few_images_and_too_large_a_batch_are_refused_with_a_reason() {
         let device = test_devices::cpu();
         let one = SimClrTrainer::new(
@@ -405,27 +526,59 @@ mod tests {
             ..SimClrSettings::default()
         };
         pollster::block_on(trainer.step(&settings)).unwrap();
-        // Chunks of 6 (the step's views): 8 images = 6 + 2 real + 4 filled.
-        assert_eq!(trainer.last_views, Some(6));
-        let chunked = pollster::block_on(trainer.representations(8)).unwrap();
         let dim = trainer.config().representation_dim();
-        assert_eq!(chunked.len(), 8 * dim);
-        // All 8 in one chunk, no filling.
-        trainer.last_views = Some(8);
-        let whole = pollster::block_on(trainer.representations(8)).unwrap();
-        for (i, (a, b)) in chunked.iter().zip(&whole).enumerate() {
+        let chunks = |chunk, fill| {
+            let mut pauses = 0;
+            let rows =
+                pollster::block_on(trainer.representations_in_chunks(8, chunk, fill, || {
+                    pauses += 1;
+                    async {}
+                }))
+                .unwrap();
+            assert_eq!(rows.len(), 8 * dim);
+            (rows, pauses)
+        };
+        // All 8 in one chunk; chunks of 6 (a step's views) as a GPU runs
+        // them: 6 + 2 real and 4 filled; chunks of 3 as the CPU runs them.
+        let (whole, one) = chunks(8, true);
+        let (filled, two) = chunks(6, true);
+        let (tight, three) = chunks(3, false);
+        assert_eq!((one, two, three), (1, 2, 3), "a pause before each chunk");
+        for (i, ((a, b), c)) in whole.iter().zip(&filled).zip(&tight).enumerate() {
             assert!(
-                (a - b).abs() < 1e-5,
-                "image {}, feature {}: {a} vs {b}",
+                (a - b).abs() < 1e-5 && (a - c).abs() < 1e-5,
+                "image {}, feature {}: {a} vs {b} vs {c}",
                 i / dim,
                 i % dim
             );
         }
         // The images differ, so a row taken from the wrong image would show.
-        assert!(chunked[..dim]
+        assert!(filled[..dim]
             .iter()
-            .zip(&chunked[7 * dim..])
+            .zip(&filled[7 * dim..])
             .any(|(a, b)| (a - b).abs() > 1e-4));
+        // Which chunks each device gets: the step's 6 views on a GPU.
+        assert_eq!(
+            trainer.representation_chunks(),
+            (CPU_REPRESENTATION_CHUNK, false)
+        );
+        for (name, device) in test_devices::all()
+            .into_iter()
+            .filter(|(_, d)| *d != crate::model::cpu_device())
+        {
+            let mut gpu = SimClrTrainer::new(
+                synthetic_images(&device, 8),
+                SimClrConfig::new().with_width(2),
+                0,
+            );
+            assert_eq!(
+                gpu.representation_chunks(),
+                (REPRESENTATION_CHUNK, true),
+                "{name}"
+            );
+            pollster::block_on(gpu.step(&settings)).unwrap();
+            assert_eq!(gpu.representation_chunks(), (6, true), "{name}");
+        }
     }
 
     /// Not a test: steps/s of a few model sizes on the CPU backend, to choose

@@ -411,7 +411,7 @@ fn download(name: &str, bytes: &[u8], mime: &str) {
 
 async fn embed(trainer: &SimClrTrainer, out_size: usize) -> Result<Embedding, String> {
     let representations = trainer
-        .representations(out_size)
+        .representations_yielding(out_size, yield_now)
         .await
         .map_err(|e| e.to_string())?;
     let dim = trainer.config().representation_dim();
@@ -650,7 +650,7 @@ pub fn SimClrDemo() -> Html {
                     let (trainer, live) = (trainer.clone(), live.borrow().clone());
                     async move {
                         let mut taken = trainer.borrow_mut().take().ok_or("the model is busy")?;
-                        let result = taken.step(&live.core).await;
+                        let result = taken.step_yielding(&live.core, yield_now).await;
                         let embedding = match &result {
                             Ok(r) if r.step % EMBED_EVERY == 0 => {
                                 // A separate task from the step, so neither blocks input for long.
