@@ -341,6 +341,18 @@ mod tests {
     use super::*;
     use crate::model::test_devices;
 
+    /// Batches of `batch` images, views of `out_size` pixels, the rest default.
+    fn settings(batch: usize, out_size: usize) -> SimClrSettings {
+        SimClrSettings {
+            batch,
+            augment: AugmentConfig {
+                out_size,
+                ..AugmentConfig::default()
+            },
+            ..SimClrSettings::default()
+        }
+    }
+
     /// Eight distinct synthetic images: stripes and blobs of different colours.
     fn synthetic_images(device: &Device, size: usize) -> Tensor<4> {
         let mut values = Vec::with_capacity(8 * 3 * size * size);
@@ -372,13 +384,8 @@ mod tests {
                 1,
             );
             let settings = SimClrSettings {
-                batch: 8,
                 learning_rate: 3e-3,
-                augment: AugmentConfig {
-                    out_size: 16,
-                    ..AugmentConfig::default()
-                },
-                ..SimClrSettings::default()
+                ..settings(8, 16)
             };
             let mut losses = Vec::new();
             for _ in 0..12 {
@@ -402,14 +409,7 @@ mod tests {
     #[test]
     fn a_yielding_step_pauses_three_times_and_trains_as_a_plain_step() {
         for (name, device) in test_devices::all() {
-            let settings = SimClrSettings {
-                batch: 4,
-                augment: AugmentConfig {
-                    out_size: 16,
-                    ..AugmentConfig::default()
-                },
-                ..SimClrSettings::default()
-            };
+            let settings = settings(4, 16);
             let config = SimClrConfig::new().with_width(4).with_projection_dim(16);
             let mut yielding = SimClrTrainer::new(synthetic_images(&device, 24), config.clone(), 5);
             // The same weights in both, copied (`valid` reads, and so
@@ -488,14 +488,7 @@ mod tests {
         let device = test_devices::cpu();
         let mut images = synthetic_images(&device, 8);
         let mut trainer = SimClrTrainer::new(images.clone(), SimClrConfig::new().with_width(2), 0);
-        let settings = SimClrSettings {
-            batch: 4,
-            augment: AugmentConfig {
-                out_size: 8,
-                ..AugmentConfig::default()
-            },
-            ..SimClrSettings::default()
-        };
+        let settings = settings(4, 8);
         pollster::block_on(trainer.step(&settings)).unwrap();
         let before = pollster::block_on(trainer.representations(8)).unwrap();
         // Poison the data: every view becomes NaN, so the loss does too.
@@ -517,14 +510,7 @@ mod tests {
             SimClrConfig::new().with_width(2),
             0,
         );
-        let settings = SimClrSettings {
-            batch: 3,
-            augment: AugmentConfig {
-                out_size: 8,
-                ..AugmentConfig::default()
-            },
-            ..SimClrSettings::default()
-        };
+        let settings = settings(3, 8);
         pollster::block_on(trainer.step(&settings)).unwrap();
         let dim = trainer.config().representation_dim();
         let chunks = |chunk, fill| {

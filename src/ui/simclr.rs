@@ -652,9 +652,8 @@ pub fn SimClrDemo() -> Html {
                         let mut taken = trainer.borrow_mut().take().ok_or("the model is busy")?;
                         let result = taken.step_yielding(&live.core, yield_now).await;
                         let embedding = match &result {
+                            // `embed` yields before each chunk: a task of its own.
                             Ok(r) if r.step % EMBED_EVERY == 0 => {
-                                // A separate task from the step, so neither blocks input for long.
-                                yield_now().await;
                                 Some(embed(&taken, live.core.augment.out_size).await)
                             }
                             _ => None,
