@@ -295,7 +295,7 @@ impl SimClrTrainer {
     /// Images per chunk of `representations`, and whether the last chunk is
     /// filled up to that size (see there).
     fn representation_chunks(&self) -> (usize, bool) {
-        if self.images.device() == crate::model::cpu_device() {
+        if self.runs_on_cpu() {
             (CPU_REPRESENTATION_CHUNK, false)
         } else {
             (self.last_views.unwrap_or(REPRESENTATION_CHUNK).max(1), true)
@@ -328,6 +328,12 @@ impl SimClrTrainer {
             out.extend_from_slice(&rows[..real * dim]);
         }
         Ok(out)
+    }
+
+    /// Whether this trainer computes on the CPU backend, where each op runs
+    /// when it is called (a GPU backend only queues work).
+    pub fn runs_on_cpu(&self) -> bool {
+        self.images.device() == crate::model::cpu_device()
     }
 
     /// The training device (for building inputs in tests).
