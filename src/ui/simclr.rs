@@ -650,19 +650,8 @@ pub fn SimClrDemo() -> Html {
                     let (trainer, live) = (trainer.clone(), live.borrow().clone());
                     async move {
                         let mut taken = trainer.borrow_mut().take().ok_or("the model is busy")?;
-                        // Pauses inside a step only on the CPU backend, where the
-                        // ops run as they are called. On WebGPU they only queue work,
-                        // and each pause let SwiftShader paint on the same cores: the
-                        // e2e suite's 10-step runs overran their 120 s (clean clone,
-                        // 2026-11-30).
-                        let on_cpu = taken.runs_on_cpu();
-                        let result = taken
-                            .step_yielding(&live.core, move || async move {
-                                if on_cpu {
-                                    yield_now().await;
-                                }
-                            })
-                            .await;
+                        // The step pauses only on the CPU backend (see there).
+                        let result = taken.step_yielding(&live.core, yield_now).await;
                         let embedding = match &result {
                             // `embed` yields before each chunk: a task of its own.
                             Ok(r) if r.step % EMBED_EVERY == 0 => {
