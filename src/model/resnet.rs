@@ -123,10 +123,28 @@ pub struct ResNetEncoder {
 impl ResNetEncoder {
     /// `[n, 3, s, s]` images → `[n, 8w]` representations h (global average pool).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.stem.forward(images));
-        for block in &self.blocks {
-            x = block.forward(x);
-        }
+        self.upper(self.lower(images, self.blocks.len()), self.blocks.len())
+    }
+
+    /// How many residual blocks follow the stem (the largest `cut`).
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The stem and the blocks before `cut`: images → feature maps.
+    pub fn lower(&self, images: Tensor<4>, cut: usize) -> Tensor<4> {
+        let x = relu(self.stem.forward(images));
+        self.blocks[..cut]
+            .iter()
+            .fold(x, |x, block| block.forward(x))
+    }
+
+    /// The blocks from `cut` on, then the global average pool: `lower`'s
+    /// feature maps → h.
+    pub fn upper(&self, x: Tensor<4>, cut: usize) -> Tensor<2> {
+        let x = self.blocks[cut..]
+            .iter()
+            .fold(x, |x, block| block.forward(x));
         let [n, c, _, _] = x.dims();
         adaptive_avg_pool2d(x, [1, 1]).reshape([n, c])
     }

@@ -4,7 +4,7 @@
 //! Adam step on NT-Xent. The same code trains natively in `cargo test`.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::{self, AugmentConfig, ViewParams};
@@ -106,6 +106,12 @@ pub struct SimClrTrainer {
 const REPRESENTATION_CHUNK: usize = 64;
 /// Images per chunk in `representations` on the CPU backend: one task each.
 const CPU_REPRESENTATION_CHUNK: usize = 16;
+/// On the CPU backend a step's backward pass is two calls, cut after this
+/// many of the encoder's blocks (see `step_yielding`). After the second of
+/// four: the blocks below run at full and half resolution and hold a little
+/// more of the work, and the first of the two calls also compiles the
+/// backward functions on a run's first step.
+const CPU_BACKWARD_CUT: usize = 2;
 
 /// Reads a tensor back without blocking (WebGPU cannot read synchronously).
 pub async fn read_f32<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, TrainError> {
@@ -198,17 +204,44 @@ impl SimClrTrainer {
     }
 
     /// `step`, with `between` awaited after the augmented views, after the
-    /// forward pass and loss, and after the backward pass, on the CPU backend
-    /// only. Why: on the browser's CPU backend each op runs when it is called,
-    /// so a whole step was one task of up to 60 ms on the page's thread (the
-    /// bench's `simclr_train_step_b32` longest task); split in four, the page
-    /// can paint and take input between them. A GPU backend only queues work,
+    /// forward pass, after the loss, and after each of the backward pass's
+    /// two halves, on the CPU backend only. Why: on the browser's CPU backend
+    /// each op runs when it is called, so a whole step was one task of up to
+    /// 60 ms on the page's thread (the bench's `simclr_train_step_b32` longest
+    /// task); split, the page can paint and take input between the parts. The
+    /// pieces are this small because a run's first step runs each function for
+    /// the first time, which is slower (the browser compiles wasm code when it
+    /// is first called): there the forward pass and the loss together were one
+    /// 55–78 ms task, and the whole backward pass one of 66 ms
+    /// (scripts/profile_training.mjs, 2026-11-30).
+    ///
+    /// The backward pass is cut after the encoder's `CPU_BACKWARD_CUT`
+    /// blocks: the blocks above see a detached copy of the feature maps there,
+    /// so `loss.backward()` stops at it, and the blocks below get their
+    /// gradients from a second backward pass of `Σ lower ⊙ ∂loss/∂copy`, whose
+    /// gradient is the chain rule's. A GPU backend only queues work,
     /// so a pause there splits nothing long, and each pause let SwiftShader
     /// paint on the same cores: the e2e suite's 10-step runs on WebGPU
     /// overran their 120 s (clean clone of 3994b77, 2026-11-30).
     pub async fn step_yielding<F, Fut>(
         &mut self,
         settings: &SimClrSettings,
+        between: F,
+    ) -> Result<StepReport, TrainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        self.step_with(settings, self.runs_on_cpu(), between).await
+    }
+
+    /// A step; `split`: with the pauses and the two-part backward pass of
+    /// `step_yielding`'s CPU backend, on any backend (the tests compare the
+    /// two forms).
+    async fn step_with<F, Fut>(
+        &mut self,
+        settings: &SimClrSettings,
+        split: bool,
         mut between: F,
     ) -> Result<StepReport, TrainError>
     where
@@ -216,9 +249,8 @@ impl SimClrTrainer {
         Fut: std::future::Future<Output = ()>,
     {
         self.check(settings)?;
-        let on_cpu = self.runs_on_cpu();
         let mut pause = || {
-            let wait = on_cpu.then(&mut between);
+            let wait = split.then(&mut between);
             async move {
                 if let Some(wait) = wait {
                     wait.await;
@@ -228,12 +260,27 @@ impl SimClrTrainer {
         let n = settings.batch;
         let chosen = self.rng.choose_distinct(self.image_count(), n);
         let (a, b) = self.views_of(&chosen, &settings.augment);
-        pause().await;
         // Snapshot before the forward pass, which updates the batch-norm running
         // statistics in place; `valid()` copies them (a `clone` would share them).
         let before = self.model.valid();
+        pause().await;
         let views = Tensor::cat(vec![a, b], 0).autodiff();
-        let (_, z) = self.model.forward(views);
+        let encoder = &self.model.encoder;
+        let cut = if split {
+            CPU_BACKWARD_CUT
+        } else {
+            encoder.block_count()
+        };
+        let lower = encoder.lower(views, cut);
+        // Where the backward pass is cut: a leaf the first call stops at.
+        let (above, cut_at) = if split {
+            let copy = lower.clone().detach().require_grad();
+            (copy.clone(), Some((lower, copy)))
+        } else {
+            (lower, None)
+        };
+        let z = self.model.head.forward(encoder.upper(above, cut));
+        pause().await;
         let loss = nt_xent(
             z.clone().narrow(0, 0, n),
             z.clone().narrow(0, n, n),
@@ -242,11 +289,19 @@ impl SimClrTrainer {
         let z = z.detach().inner();
         let similarity = cosine_similarity_matrix(z.clone(), z);
         pause().await;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let upper = loss.backward();
+        let below = cut_at.and_then(|(lower, copy)| Some((lower, copy.grad(&upper)?)));
+        let mut grads = GradientsAccumulator::<SimClrModel>::new();
+        grads.accumulate(&self.model, GradientsParams::from_grads(upper, &self.model));
         pause().await;
+        if let Some((lower, g)) = below {
+            let below = (lower * Tensor::from_inner(g)).sum().backward();
+            grads.accumulate(&self.model, GradientsParams::from_grads(below, &self.model));
+            pause().await;
+        }
         self.model = self
             .optimizer
-            .step(settings.learning_rate, self.model.clone(), grads);
+            .step(settings.learning_rate, self.model.clone(), grads.grads());
         self.step += 1;
         self.last_views = Some(2 * n);
 
@@ -425,28 +480,32 @@ mod tests {
     }
 
     #[test]
-    fn a_yielding_step_pauses_on_the_cpu_only_and_trains_as_a_plain_step() {
+    fn a_split_step_pauses_five_times_and_trains_as_a_whole_step() {
         for (name, device) in test_devices::all() {
             let settings = settings(4, 16);
             let config = SimClrConfig::new().with_width(4).with_projection_dim(16);
-            let mut yielding = SimClrTrainer::new(synthetic_images(&device, 24), config.clone(), 5);
+            let mut split = SimClrTrainer::new(synthetic_images(&device, 24), config.clone(), 5);
             // The same weights in both, copied (`valid` reads, and so
             // initialises, every weight): a second trainer from the same seed
             // would share the device's seeded stream with tests running
             // alongside, and draw other weights.
-            let mut plain = SimClrTrainer::new(synthetic_images(&device, 24), config, 5);
-            plain.model = yielding.model.valid().train();
+            let mut whole = SimClrTrainer::new(synthetic_images(&device, 24), config, 5);
+            whole.model = split.model.valid().train();
+            let before = pollster::block_on(whole.representations(16)).unwrap();
             let mut pauses = 0;
-            let paused = pollster::block_on(yielding.step_yielding(&settings, || {
+            let paused = pollster::block_on(split.step_with(&settings, true, || {
                 pauses += 1;
                 async {}
             }))
             .unwrap();
-            let report = pollster::block_on(plain.step(&settings)).unwrap();
-            // On the CPU after the views, the loss and the backward pass; a
-            // GPU only queues work, so there is nothing to split.
-            let expected = if name.starts_with("cpu") { 3 } else { 0 };
-            assert_eq!(pauses, expected, "{name}");
+            let report = pollster::block_on(whole.step_with(&settings, false, || async {
+                panic!("a whole step does not pause")
+            }))
+            .unwrap();
+            assert_eq!(
+                pauses, 5,
+                "{name}: after the views, the forward pass, the loss and each half of the backward pass"
+            );
             assert_eq!(
                 paused.images, report.images,
                 "{name}: same batch from the seed"
@@ -457,16 +516,48 @@ mod tests {
                 paused.loss,
                 report.loss
             );
-            assert_eq!(yielding.steps_done(), 1, "{name}");
-            // The update too: both models now map the images alike.
-            let after_yielding = pollster::block_on(yielding.representations(16)).unwrap();
-            let after_plain = pollster::block_on(plain.representations(16)).unwrap();
-            let diff = after_yielding
+            assert_eq!(split.steps_done(), 1, "{name}");
+            // The update too: the two-part backward pass gave every block
+            // the gradient of the one-part pass, so both models map alike.
+            let after_split = pollster::block_on(split.representations(16)).unwrap();
+            let after_whole = pollster::block_on(whole.representations(16)).unwrap();
+            let diff = after_split
                 .iter()
-                .zip(&after_plain)
+                .zip(&after_whole)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max);
             assert!(diff < 1e-4, "{name}: representations differ by {diff}");
+            // And the step moved them far more than that: the check above
+            // is not vacuous.
+            let moved = before
+                .iter()
+                .zip(&after_whole)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                moved > 1e-2,
+                "{name}: the step moved the map by {moved} only"
+            );
+        }
+    }
+
+    #[test]
+    fn a_yielding_step_splits_on_the_cpu_backend_only() {
+        for (name, device) in test_devices::all() {
+            let mut trainer = SimClrTrainer::new(
+                synthetic_images(&device, 8),
+                SimClrConfig::new().with_width(2).with_projection_dim(8),
+                1,
+            );
+            let mut pauses = 0;
+            pollster::block_on(trainer.step_yielding(&settings(2, 8), || {
+                pauses += 1;
+                async {}
+            }))
+            .unwrap();
+            // A GPU backend only queues work: there is nothing to split.
+            let expected = if name.starts_with("cpu") { 5 } else { 0 };
+            assert_eq!(pauses, expected, "{name}");
         }
     }
 
