@@ -203,16 +203,17 @@ impl SimClrTrainer {
         self.step_yielding(settings, || async {}).await
     }
 
-    /// `step`, with `between` awaited after the augmented views, after the
-    /// forward pass, after the loss, and after each of the backward pass's
-    /// two halves, on the CPU backend only. Why: on the browser's CPU backend
+    /// `step`, with `between` awaited after the snapshot of the weights, after
+    /// the augmented views, after the forward pass, after the loss, and after
+    /// each of the backward pass's two halves, on the CPU backend only. Why: on the browser's CPU backend
     /// each op runs when it is called, so a whole step was one task of up to
     /// 60 ms on the page's thread (the bench's `simclr_train_step_b32` longest
     /// task); split, the page can paint and take input between the parts. The
     /// pieces are this small because a run's first step runs each function for
     /// the first time, which is slower (the browser compiles wasm code when it
     /// is first called): there the forward pass and the loss together were one
-    /// 55–78 ms task, and the whole backward pass one of 66 ms
+    /// 55–78 ms task, the whole backward pass one of 66 ms, and the snapshot
+    /// (which first creates the lazy weights) 27 ms of the views' task
     /// (scripts/profile_training.mjs, 2026-11-30).
     ///
     /// The backward pass is cut after the encoder's `CPU_BACKWARD_CUT`
@@ -257,12 +258,14 @@ impl SimClrTrainer {
                 }
             }
         };
+        // Snapshot before the forward pass, which updates the batch-norm running
+        // statistics in place; `valid()` copies them (a `clone` would share them).
+        // On a run's first step this also creates every weight (they are lazy).
+        let before = self.model.valid();
+        pause().await;
         let n = settings.batch;
         let chosen = self.rng.choose_distinct(self.image_count(), n);
         let (a, b) = self.views_of(&chosen, &settings.augment);
-        // Snapshot before the forward pass, which updates the batch-norm running
-        // statistics in place; `valid()` copies them (a `clone` would share them).
-        let before = self.model.valid();
         pause().await;
         let views = Tensor::cat(vec![a, b], 0).autodiff();
         let encoder = &self.model.encoder;
@@ -480,7 +483,7 @@ mod tests {
     }
 
     #[test]
-    fn a_split_step_pauses_five_times_and_trains_as_a_whole_step() {
+    fn a_split_step_pauses_six_times_and_trains_as_a_whole_step() {
         for (name, device) in test_devices::all() {
             let settings = settings(4, 16);
             let config = SimClrConfig::new().with_width(4).with_projection_dim(16);
@@ -503,8 +506,8 @@ mod tests {
             }))
             .unwrap();
             assert_eq!(
-                pauses, 5,
-                "{name}: after the views, the forward pass, the loss and each half of the backward pass"
+                pauses, 6,
+                "{name}: after the snapshot, the views, the forward pass, the loss and each half of the backward pass"
             );
             assert_eq!(
                 paused.images, report.images,
@@ -556,7 +559,7 @@ mod tests {
             }))
             .unwrap();
             // A GPU backend only queues work: there is nothing to split.
-            let expected = if name.starts_with("cpu") { 5 } else { 0 };
+            let expected = if name.starts_with("cpu") { 6 } else { 0 };
             assert_eq!(pauses, expected, "{name}");
         }
     }

@@ -42,7 +42,7 @@ impl TrainDriver {
         self.running.get()
     }
 
-    /// Runs `step` up to `budget` times, one per macrotask.
+    /// Runs `step` up to `budget` times, each from a macrotask of its own.
     pub fn start<R, F, Fut>(&self, budget: usize, mut step: F, events: Callback<DriverEvent<R>>)
     where
         R: 'static,
@@ -59,7 +59,16 @@ impl TrainDriver {
         wasm_bindgen_futures::spawn_local(async move {
             let live = || running.get() && run_id.get() == id;
             let mut done = 0;
-            while live() && done < budget {
+            loop {
+                // Let the browser paint and handle input before each step: the
+                // last step's point, and before the first, the start click's
+                // own re-render, which was otherwise in one task with the first
+                // step's start (the SimCLR CPU fallback's first long task,
+                // scripts/profile_training.mjs, 2026-11-30).
+                yield_now().await;
+                if !live() || done >= budget {
+                    break;
+                }
                 let t0 = now_ms();
                 let result = step().await;
                 if run_id.get() != id {
@@ -79,8 +88,6 @@ impl TrainDriver {
                         return;
                     }
                 }
-                // Let the browser paint the new point and handle input.
-                yield_now().await;
             }
             if run_id.get() == id {
                 running.set(false);
