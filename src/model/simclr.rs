@@ -205,25 +205,29 @@ impl SimClrTrainer {
 
     /// `step`, with `between` awaited after the snapshot of the weights, after
     /// the augmented views, after the forward pass, after the loss, and after
-    /// each of the backward pass's two halves, on the CPU backend only. Why: on the browser's CPU backend
-    /// each op runs when it is called, so a whole step was one task of up to
-    /// 60 ms on the page's thread (the bench's `simclr_train_step_b32` longest
-    /// task); split, the page can paint and take input between the parts. The
-    /// pieces are this small because a run's first step runs each function for
-    /// the first time, which is slower (the browser compiles wasm code when it
-    /// is first called): there the forward pass and the loss together were one
-    /// 55–78 ms task, the whole backward pass one of 66 ms, and the snapshot
-    /// (which first creates the lazy weights) 27 ms of the views' task
+    /// each of the backward pass's two halves, on the CPU backend only.
+    ///
+    /// Why: on the browser's CPU backend each op runs when it is called, so a
+    /// whole step was one task of up to 60 ms on the page's thread (the
+    /// bench's `simclr_train_step_b32` longest task); split, the page can
+    /// paint and take input between the parts. The pieces are this small
+    /// because a run's first step runs each function for the first time, which
+    /// is slower (the browser compiles wasm code when it is first called):
+    /// there the forward pass and the loss together were one 55–78 ms task,
+    /// the whole backward pass one of 66 ms, and the snapshot (which first
+    /// creates the lazy weights) 27 ms of the views' task
     /// (scripts/profile_training.mjs, 2026-11-30).
     ///
     /// The backward pass is cut after the encoder's `CPU_BACKWARD_CUT`
     /// blocks: the blocks above see a detached copy of the feature maps there,
     /// so `loss.backward()` stops at it, and the blocks below get their
     /// gradients from a second backward pass of `Σ lower ⊙ ∂loss/∂copy`, whose
-    /// gradient is the chain rule's. A GPU backend only queues work,
-    /// so a pause there splits nothing long, and each pause let SwiftShader
-    /// paint on the same cores: the e2e suite's 10-step runs on WebGPU
-    /// overran their 120 s (clean clone of 3994b77, 2026-11-30).
+    /// gradient is the chain rule's.
+    ///
+    /// A GPU backend only queues work, so a pause there splits nothing long,
+    /// and each pause let SwiftShader paint on the same cores: the e2e suite's
+    /// 10-step runs on WebGPU overran their 120 s (clean clone of 3994b77,
+    /// 2026-11-30).
     pub async fn step_yielding<F, Fut>(
         &mut self,
         settings: &SimClrSettings,
