@@ -4,7 +4,7 @@
 //! Adam step on NT-Xent. The same code trains natively in `cargo test`.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::{self, AugmentConfig, ViewParams};
@@ -106,12 +106,12 @@ pub struct SimClrTrainer {
 const REPRESENTATION_CHUNK: usize = 64;
 /// Images per chunk in `representations` on the CPU backend: one task each.
 const CPU_REPRESENTATION_CHUNK: usize = 16;
-/// On the CPU backend a step's backward pass is two calls, cut after this
-/// many of the encoder's blocks (see `step_yielding`). After the second of
-/// four: the blocks below run at full and half resolution and hold a little
-/// more of the work, and the first of the two calls also compiles the
-/// backward functions on a run's first step.
-const CPU_BACKWARD_CUT: usize = 2;
+/// In `step_yielding` a step's backward pass is two calls, cut after this
+/// many of the encoder's blocks. After the second of four: the blocks below
+/// run at full and half resolution and hold a little more of the work, and
+/// on the CPU backend the first of the two calls also compiles the backward
+/// functions on a run's first step.
+const BACKWARD_CUT: usize = 2;
 
 /// Reads a tensor back without blocking (WebGPU cannot read synchronously).
 pub async fn read_f32<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, TrainError> {
@@ -204,30 +204,28 @@ impl SimClrTrainer {
     }
 
     /// `step`, with `between` awaited after the snapshot of the weights, after
-    /// the augmented views, after the forward pass, after the loss, and after
-    /// each of the backward pass's two halves, on the CPU backend only.
+    /// the augmented views, after the forward pass, after the loss, after
+    /// each of the backward pass's two halves, and between Adam's steps on
+    /// the two halves: seven pauses.
     ///
-    /// Why: on the browser's CPU backend each op runs when it is called, so a
-    /// whole step was one task of up to 60 ms on the page's thread (the
-    /// bench's `simclr_train_step_b32` longest task); split, the page can
-    /// paint and take input between the parts. The pieces are this small
-    /// because a run's first step runs each function for the first time, which
-    /// is slower (the browser compiles wasm code when it is first called):
-    /// there the forward pass and the loss together were one 55–78 ms task,
-    /// the whole backward pass one of 66 ms, and the snapshot (which first
-    /// creates the lazy weights) 27 ms of the views' task
-    /// (scripts/profile_training.mjs, 2026-11-30).
+    /// Why: a whole step was one task on the page's thread, which no input
+    /// or paint could interrupt. On the browser's CPU backend, where each op
+    /// runs when it is called, up to 60 ms (the bench's
+    /// `simclr_train_step_b32` longest task). On WebGPU, where ops only queue
+    /// work, 58–152 ms of cubecl's kernel launches and Adam's map over the
+    /// module, 33–43 ms of it Adam's (scripts/profile_training.mjs --backend
+    /// webgpu, 2026-11-30). The pieces are this small because a run's first
+    /// step runs each function for the first time, which is slower (the
+    /// browser compiles wasm code when it is first called): on the CPU the
+    /// forward pass and the loss together were one 55–78 ms task there, the
+    /// whole backward pass one of 66 ms, and the snapshot (which first
+    /// creates the lazy weights) 27 ms of the views' task.
     ///
-    /// The backward pass is cut after the encoder's `CPU_BACKWARD_CUT`
-    /// blocks: the blocks above see a detached copy of the feature maps there,
-    /// so `loss.backward()` stops at it, and the blocks below get their
+    /// The backward pass is cut after the encoder's `BACKWARD_CUT` blocks:
+    /// the blocks above see a detached copy of the feature maps there, so
+    /// `loss.backward()` stops at it, and the blocks below get their
     /// gradients from a second backward pass of `Σ lower ⊙ ∂loss/∂copy`, whose
     /// gradient is the chain rule's.
-    ///
-    /// A GPU backend only queues work, so a pause there splits nothing long,
-    /// and each pause let SwiftShader paint on the same cores: the e2e suite's
-    /// 10-step runs on WebGPU overran their 120 s (clean clone of 3994b77,
-    /// 2026-11-30).
     pub async fn step_yielding<F, Fut>(
         &mut self,
         settings: &SimClrSettings,
@@ -237,12 +235,12 @@ impl SimClrTrainer {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
-        self.step_with(settings, self.runs_on_cpu(), between).await
+        self.step_with(settings, true, between).await
     }
 
-    /// A step; `split`: with the pauses and the two-part backward pass of
-    /// `step_yielding`'s CPU backend, on any backend (the tests compare the
-    /// two forms).
+    /// A step; `split`: with the pauses and the two-part backward pass and
+    /// Adam step of `step_yielding`, else whole (the tests compare the two
+    /// forms).
     async fn step_with<F, Fut>(
         &mut self,
         settings: &SimClrSettings,
@@ -274,7 +272,7 @@ impl SimClrTrainer {
         let views = Tensor::cat(vec![a, b], 0).autodiff();
         let encoder = &self.model.encoder;
         let cut = if split {
-            CPU_BACKWARD_CUT
+            BACKWARD_CUT
         } else {
             encoder.block_count()
         };
@@ -298,17 +296,26 @@ impl SimClrTrainer {
         pause().await;
         let upper = loss.backward();
         let below = cut_at.and_then(|(lower, copy)| Some((lower, copy.grad(&upper)?)));
-        let mut grads = GradientsAccumulator::<SimClrModel>::new();
-        grads.accumulate(&self.model, GradientsParams::from_grads(upper, &self.model));
+        let mut grads = vec![GradientsParams::from_grads(upper, &self.model)];
         pause().await;
         if let Some((lower, g)) = below {
             let below = (lower * Tensor::from_inner(g)).sum().backward();
-            grads.accumulate(&self.model, GradientsParams::from_grads(below, &self.model));
+            grads.push(GradientsParams::from_grads(below, &self.model));
             pause().await;
         }
-        self.model = self
-            .optimizer
-            .step(settings.learning_rate, self.model.clone(), grads.grads());
+        // One Adam step per half (Kingma & Ba 2015, Algorithm 1): its moments
+        // and step count are per parameter, and a parameter without a
+        // gradient is left as it is, so two steps on disjoint halves are the
+        // one step of the whole gradient.
+        let halves = grads.len();
+        for (i, half) in grads.into_iter().enumerate() {
+            self.model = self
+                .optimizer
+                .step(settings.learning_rate, self.model.clone(), half);
+            if i + 1 < halves {
+                pause().await;
+            }
+        }
         self.step += 1;
         self.last_views = Some(2 * n);
 
@@ -406,7 +413,7 @@ impl SimClrTrainer {
 
     /// Whether this trainer computes on the CPU backend, where each op runs
     /// when it is called (a GPU backend only queues work).
-    pub fn runs_on_cpu(&self) -> bool {
+    fn runs_on_cpu(&self) -> bool {
         self.images.device() == crate::model::cpu_device()
     }
 
@@ -487,7 +494,7 @@ mod tests {
     }
 
     #[test]
-    fn a_split_step_pauses_six_times_and_trains_as_a_whole_step() {
+    fn a_split_step_pauses_seven_times_and_trains_as_a_whole_step() {
         for (name, device) in test_devices::all() {
             let settings = settings(4, 16);
             let config = SimClrConfig::new().with_width(4).with_projection_dim(16);
@@ -510,8 +517,8 @@ mod tests {
             }))
             .unwrap();
             assert_eq!(
-                pauses, 6,
-                "{name}: after the snapshot, the views, the forward pass, the loss and each half of the backward pass"
+                pauses, 7,
+                "{name}: after the snapshot, the views, the forward pass, the loss, each half of the backward pass and Adam's first half"
             );
             assert_eq!(
                 paused.images, report.images,
@@ -525,7 +532,8 @@ mod tests {
             );
             assert_eq!(split.steps_done(), 1, "{name}");
             // The update too: the two-part backward pass gave every block
-            // the gradient of the one-part pass, so both models map alike.
+            // the gradient of the one-part pass, and Adam's two steps updated
+            // each weight once, so both models map alike.
             let after_split = pollster::block_on(split.representations(16)).unwrap();
             let after_whole = pollster::block_on(whole.representations(16)).unwrap();
             let diff = after_split
@@ -549,7 +557,7 @@ mod tests {
     }
 
     #[test]
-    fn a_yielding_step_splits_on_the_cpu_backend_only() {
+    fn a_yielding_step_pauses_on_every_backend() {
         for (name, device) in test_devices::all() {
             let mut trainer = SimClrTrainer::new(
                 synthetic_images(&device, 8),
@@ -562,9 +570,9 @@ mod tests {
                 async {}
             }))
             .unwrap();
-            // A GPU backend only queues work: there is nothing to split.
-            let expected = if name.starts_with("cpu") { 6 } else { 0 };
-            assert_eq!(pauses, expected, "{name}");
+            // A GPU backend only queues work, but queuing a whole step was
+            // one long task on WebGPU too.
+            assert_eq!(pauses, 7, "{name}");
         }
     }
 

@@ -650,7 +650,7 @@ pub fn SimClrDemo() -> Html {
                     let (trainer, live) = (trainer.clone(), live.borrow().clone());
                     async move {
                         let mut taken = trainer.borrow_mut().take().ok_or("the model is busy")?;
-                        // The step pauses only on the CPU backend (see there).
+                        // The step pauses between its parts (see there).
                         let result = taken.step_yielding(&live.core, yield_now).await;
                         let embedding = match &result {
                             // `embed` yields before each chunk: a task of its own.
