@@ -18,6 +18,10 @@ fn main() {
     // leak. One explicit call here makes wasm-ld leave the exports alone
     // (see dtolnay/inventory#76 and #78).
     unsafe { __wasm_call_ctors() };
+    // A worker (no window) only calls the exported functions.
+    if web_sys::window().is_none() {
+        return;
+    }
     pretext::ui::app::start();
 }
 
