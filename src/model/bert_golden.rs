@@ -416,6 +416,32 @@ fn a_fill_mask_model_loads_from_stacked_files_and_wrong_files_say_why() {
     assert!(error(&tiny_config, &[&tiny_model]).contains("do not belong together"));
 }
 
+/// The SimCSE page's (and a worker replica's) path: MiniLM's files load as a
+/// sentence encoder with its tokenizer; wrong files are refused with a message.
+#[test]
+fn a_sentence_encoder_loads_from_its_files_and_wrong_files_say_why() {
+    use crate::model::bert_loader::load_sentence_encoder;
+    let device = test_devices::cpu();
+    let config_json = read(&format!("{MINILM}/config.json"));
+    let minilm = read(&format!("{MINILM}/model.safetensors"));
+    let tokenizer_json = read(&format!("{MINILM}/tokenizer.json"));
+    let (encoder, tokenizer) =
+        load_sentence_encoder(&config_json, &tokenizer_json, &[&minilm], &device).unwrap();
+    assert_eq!(encoder.hidden_size(), 384);
+    assert_eq!(tokenizer.pad_id, 0);
+    let error = |config: &[u8], weights: &[&[u8]]| {
+        load_sentence_encoder(config, &tokenizer_json, weights, &device).expect_err("should fail")
+    };
+    let gpt2 = br#"{"model_type": "gpt2", "vocab_size": 50257}"#;
+    assert!(error(gpt2, &[&minilm]).contains("not BERT"));
+    assert!(error(&config_json, &[b"not safetensors"]).contains("damaged"));
+    let igpt = read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/weights/igpt-next.safetensors"
+    ));
+    assert!(error(&config_json, &[&igpt]).contains("do not fit config.json"));
+}
+
 /// The SimCSE demo's default encoder: all-MiniLM-L6-v2 sentence embeddings
 /// (mean pooling over the real tokens, L2-normalised) as sentence-transformers
 /// computes them, on one padded batch of mixed lengths, within 1e-4.

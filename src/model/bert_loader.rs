@@ -279,6 +279,30 @@ pub fn parse_bert_config(config_json: &[u8]) -> Result<BertConfig, String> {
     BertConfig::from_hf_json(&value.to_string())
 }
 
+/// Loads a sentence encoder (no heads: all-MiniLM-L6-v2) and its tokenizer
+/// from a checkpoint's files (`weights` stacked, the later overriding the
+/// earlier), with messages a visitor can act on. The SimCSE page and a Web
+/// Worker's replica (`runtime::embed_worker`) build theirs with it.
+pub fn load_sentence_encoder(
+    config_json: &[u8],
+    tokenizer_json: &[u8],
+    weights: &[&[u8]],
+    device: &Device,
+) -> Result<(BertModel, BertTokenizer), String> {
+    let config = parse_bert_config(config_json)?;
+    let tokenizer = BertTokenizer::from_bytes(tokenizer_json, config.max_position_embeddings)?;
+    let checkpoints = weights
+        .iter()
+        .map(|bytes| {
+            Checkpoint::parse(bytes).map_err(|e| format!("The weights file is damaged: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let refs: Vec<&Checkpoint> = checkpoints.iter().collect();
+    let model = load_encoder(&config, &refs, device)
+        .map_err(|e| format!("The weights do not fit config.json: {e}"))?;
+    Ok((model, tokenizer))
+}
+
 /// Loads a fill-mask model from a checkpoint's files (`weights` stacked, the
 /// later overriding the earlier), with messages a visitor can act on: a
 /// config that is not BERT's, weights without a masked-LM head, a tokenizer

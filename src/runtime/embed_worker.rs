@@ -15,9 +15,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::model::bert::BertModel;
-use crate::model::bert_loader::{load_encoder, parse_bert_config};
+use crate::model::bert_loader::load_sentence_encoder;
 use crate::model::bert_tokenizer::BertTokenizer;
-use crate::model::checkpoint::Checkpoint;
 use crate::model::simcse::{embed_all, tokenize, Pooling};
 
 thread_local! {
@@ -27,13 +26,9 @@ thread_local! {
 /// Builds this worker's replica from the encoder's three files.
 #[wasm_bindgen]
 pub fn replica_load(config: &[u8], tokenizer: &[u8], weights: &[u8]) -> Result<(), JsError> {
-    let config = parse_bert_config(config).map_err(|e| JsError::new(&e))?;
-    let tokenizer = BertTokenizer::from_bytes(tokenizer, config.max_position_embeddings)
+    let replica = load_sentence_encoder(config, tokenizer, &[weights], &crate::model::cpu_device())
         .map_err(|e| JsError::new(&e))?;
-    let checkpoint = Checkpoint::parse(weights).map_err(|e| JsError::new(&format!("{e}")))?;
-    let model = load_encoder(&config, &[&checkpoint], &crate::model::cpu_device())
-        .map_err(|e| JsError::new(&format!("{e}")))?;
-    REPLICA.with(|r| *r.borrow_mut() = Some(Rc::new((model, tokenizer))));
+    REPLICA.with(|r| *r.borrow_mut() = Some(Rc::new(replica)));
     Ok(())
 }
 

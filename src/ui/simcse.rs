@@ -19,9 +19,8 @@ use super::i18n::Text;
 use super::train_driver::{DriverEvent, Throughput, TrainDriver};
 use super::widgets::{load_error_text, Latest, Phase};
 use crate::model::bert::BertModel;
-use crate::model::bert_loader::{load_encoder, parse_bert_config};
+use crate::model::bert_loader::load_sentence_encoder;
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
-use crate::model::checkpoint::Checkpoint;
 use crate::model::simcse::{
     align_uniform, embed_all, embed_batch_for, rank, similarity_matrix, tokenize,
     two_dropout_views, Objective, Pooling, SimCseSettings, SimCseStep, SimCseTrainer,
@@ -114,17 +113,8 @@ struct Active {
 }
 
 fn build(files: &Files, device: &Device) -> Result<(BertModel, BertTokenizer), String> {
-    let config = parse_bert_config(&files.config)?;
-    let tokenizer = BertTokenizer::from_bytes(&files.tokenizer, config.max_position_embeddings)?;
-    let checkpoints = files
-        .weights
-        .iter()
-        .map(|b| Checkpoint::parse(b).map_err(|e| format!("The weights file is damaged: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<&Checkpoint> = checkpoints.iter().collect();
-    let model = load_encoder(&config, &refs, device)
-        .map_err(|e| format!("The weights do not fit config.json: {e}"))?;
-    Ok((model, tokenizer))
+    let weights: Vec<&[u8]> = files.weights.iter().map(Vec::as_slice).collect();
+    load_sentence_encoder(&files.config, &files.tokenizer, &weights, device)
 }
 
 /// The explorer's current embeddings.
