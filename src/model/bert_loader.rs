@@ -279,6 +279,16 @@ pub fn parse_bert_config(config_json: &[u8]) -> Result<BertConfig, String> {
     BertConfig::from_hf_json(&value.to_string())
 }
 
+/// Parses each weights file, with the message a visitor sees for a damaged one.
+fn parse_weight_files(weights: &[&[u8]]) -> Result<Vec<Checkpoint>, String> {
+    weights
+        .iter()
+        .map(|bytes| {
+            Checkpoint::parse(bytes).map_err(|e| format!("The weights file is damaged: {e}"))
+        })
+        .collect()
+}
+
 /// Loads a sentence encoder (no heads: all-MiniLM-L6-v2) and its tokenizer
 /// from a checkpoint's files (`weights` stacked, the later overriding the
 /// earlier), with messages a visitor can act on. The SimCSE page and a Web
@@ -291,12 +301,7 @@ pub fn load_sentence_encoder(
 ) -> Result<(BertModel, BertTokenizer), String> {
     let config = parse_bert_config(config_json)?;
     let tokenizer = BertTokenizer::from_bytes(tokenizer_json, config.max_position_embeddings)?;
-    let checkpoints = weights
-        .iter()
-        .map(|bytes| {
-            Checkpoint::parse(bytes).map_err(|e| format!("The weights file is damaged: {e}"))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let checkpoints = parse_weight_files(weights)?;
     let refs: Vec<&Checkpoint> = checkpoints.iter().collect();
     let model = load_encoder(&config, &refs, device)
         .map_err(|e| format!("The weights do not fit config.json: {e}"))?;
@@ -329,12 +334,7 @@ pub fn load_fill_mask_model(
             config.vocab_size
         ));
     }
-    let checkpoints = weights
-        .iter()
-        .map(|bytes| {
-            Checkpoint::parse(bytes).map_err(|e| format!("The weights file is damaged: {e}"))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let checkpoints = parse_weight_files(weights)?;
     let refs: Vec<&Checkpoint> = checkpoints.iter().collect();
     let model = load_pretraining(&config, &refs, device).map_err(|e| match e {
         CheckpointError::Missing(keys) if keys.iter().all(|k| k.starts_with("cls.predictions")
