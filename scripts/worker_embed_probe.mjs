@@ -2,8 +2,10 @@
 // Web Workers, each instantiating the app's own wasm (`main` mounts nothing
 // without a window) and embedding its share of the bench's 32 sentences with
 // the exported `replica_load` / `replica_embed` (src/runtime/embed_worker.rs),
-// against the same functions on the page's thread. A diagnostic, not a
-// benchmark of the app: the app does not use workers yet (DEVELOPERS.md).
+// against the same functions on the page's thread. A diagnostic of the
+// route, not a benchmark of the app: `make bench`'s embed_b32 on the CPU
+// measures the SimCSE page, which embeds through such workers
+// (src/runtime/embed_pool.rs; DEVELOPERS.md).
 //
 //   make dist   # or: trunk build --dist /tmp/somewhere
 //   node scripts/worker_embed_probe.mjs [--dist dist] [--workers 2] [--runs 5] [--batch 16]

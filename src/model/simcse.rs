@@ -194,6 +194,62 @@ where
     Ok(out)
 }
 
+/// Which sentences each of `workers` parallel embedders takes (indices into
+/// `lengths`, token counts), so that every share holds about as many tokens,
+/// which is the work: longest first, each to the share with the fewest
+/// tokens so far (Graham's LPT rule), which keeps any two shares within one
+/// sentence's length of each other. Each embedder sorts its own share by
+/// length for batching (`embed_all`). A share is empty when there are fewer
+/// sentences than workers.
+pub fn deal_by_length(lengths: &[usize], workers: usize) -> Vec<Vec<usize>> {
+    let n = workers.max(1);
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(lengths[i]), i));
+    let mut shares = vec![Vec::new(); n];
+    let mut tokens = vec![0usize; n];
+    for i in order {
+        let lightest = (0..n).min_by_key(|&w| (tokens[w], w)).unwrap_or(0);
+        shares[lightest].push(i);
+        tokens[lightest] += lengths[i];
+    }
+    shares
+}
+
+/// The rows of the whole list from the rows of each share (`parts[w]` holds
+/// `shares[w]`'s rows in that order, width `d`), in the list's order.
+pub fn gather_shares(
+    shares: &[Vec<usize>],
+    parts: &[Vec<f32>],
+    d: usize,
+) -> Result<Vec<f32>, String> {
+    let n: usize = shares.iter().map(Vec::len).sum();
+    let mut out = vec![0.0f32; n * d];
+    let mut seen = vec![false; n];
+    for (share, part) in shares.iter().zip(parts) {
+        if part.len() != share.len() * d {
+            return Err(format!(
+                "a worker returned {} values for {} sentences of width {d}",
+                part.len(),
+                share.len()
+            ));
+        }
+        for (k, &i) in share.iter().enumerate() {
+            if i >= n || std::mem::replace(&mut seen[i], true) {
+                return Err(format!("sentence {i} was dealt twice or is out of range"));
+            }
+            out[i * d..(i + 1) * d].copy_from_slice(&part[k * d..(k + 1) * d]);
+        }
+    }
+    if shares.len() != parts.len() {
+        return Err(format!(
+            "{} shares but {} answers",
+            shares.len(),
+            parts.len()
+        ));
+    }
+    Ok(out)
+}
+
 /// Cosine similarity of unit rows `a[i]`, `b[j]` (row-major, width `d`).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -646,6 +702,83 @@ mod tests {
             (a - ha).abs() < 1e-6 && (u - hu).abs() < 1e-5,
             "{a} {ha} {u} {hu}"
         );
+    }
+
+    #[test]
+    fn dealing_by_length_gives_every_sentence_once_and_balances_tokens() {
+        let lengths = [9, 3, 14, 5, 5, 30, 7, 12, 4];
+        for workers in 1..=4 {
+            let shares = deal_by_length(&lengths, workers);
+            assert_eq!(shares.len(), workers);
+            let mut all: Vec<usize> = shares.concat();
+            all.sort_unstable();
+            assert_eq!(
+                all,
+                (0..lengths.len()).collect::<Vec<_>>(),
+                "{workers} workers"
+            );
+            let tokens: Vec<usize> = shares
+                .iter()
+                .map(|s| s.iter().map(|&i| lengths[i]).sum())
+                .collect();
+            let (lo, hi) = (tokens.iter().min().unwrap(), tokens.iter().max().unwrap());
+            // Within the longest sentence (30 tokens) of each other.
+            assert!(hi - lo <= 30, "{workers} workers: {tokens:?}");
+        }
+        // Longest first (30, 14, 12, 9, 7, 5, 5, 4, 3), each to the lighter
+        // share, by hand: 30 | 14+12+9 | +7 | +5 | +5 | +4 | +3 → 45 and 44 tokens.
+        assert_eq!(
+            deal_by_length(&lengths, 2),
+            vec![vec![5, 6, 4, 1], vec![2, 7, 0, 3, 8]]
+        );
+        assert_eq!(deal_by_length(&[4], 3), vec![vec![0], vec![], vec![]]);
+        assert_eq!(deal_by_length(&[], 2), vec![Vec::<usize>::new(), vec![]]);
+    }
+
+    #[test]
+    fn embedding_dealt_shares_and_gathering_them_matches_the_whole_list() {
+        let device = test_devices::cpu();
+        let (encoder, tokenizer) = tiny_encoder(&device);
+        let sentences = [
+            "a cat sat.",
+            "a somewhat longer sentence than that one.",
+            "dogs bark.",
+            "the quick brown fox jumps over the lazy dog.",
+            "rain.",
+        ];
+        let t = tokenize(&tokenizer, &sentences, 64).unwrap();
+        let embed_list = |encoded: &[Encoded], batch| {
+            pollster::block_on(embed_all(
+                &encoder,
+                encoded,
+                tokenizer.pad_id,
+                Pooling::Mean,
+                batch,
+                |_| async {},
+            ))
+            .unwrap()
+        };
+        let whole = embed_list(&t.encoded, 4);
+        let lengths: Vec<usize> = t.encoded.iter().map(Encoded::len).collect();
+        let shares = deal_by_length(&lengths, 2);
+        let parts: Vec<Vec<f32>> = shares
+            .iter()
+            .map(|s| {
+                let mine: Vec<Encoded> = s.iter().map(|&i| t.encoded[i].clone()).collect();
+                embed_list(&mine, 16)
+            })
+            .collect();
+        let d = encoder.hidden_size();
+        let gathered = gather_shares(&shares, &parts, d).unwrap();
+        assert_eq!(gathered.len(), whole.len());
+        let diff = gathered
+            .iter()
+            .zip(&whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-5, "the gathered rows differ by {diff}");
+        let short = vec![parts[0].clone(), parts[1][..d].to_vec()];
+        assert!(gather_shares(&shares, &short, d).is_err());
     }
 
     #[test]

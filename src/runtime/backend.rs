@@ -154,9 +154,40 @@ pub fn adapter_display_name(vendor: &str, architecture: &str, description: &str)
     }
 }
 
+/// Most embedding workers a page asks for: each holds its own replica
+/// (MiniLM: 87 MB of weights, plus its wasm memory).
+pub const MAX_EMBED_WORKERS: usize = 4;
+
+/// How many Web Workers embed sentences on the CPU backend
+/// (`runtime::embed_pool`): `?workers=N` when given (0 turns them off),
+/// else two where the browser reports two cores or more, and none on one
+/// core, where a second replica would only share it.
+pub fn embed_workers(requested: Option<&str>, cores: f64) -> usize {
+    if let Some(n) = requested.and_then(|v| v.trim().parse::<usize>().ok()) {
+        return n.min(MAX_EMBED_WORKERS);
+    }
+    if cores >= 2.0 {
+        2
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embed_workers_follow_the_query_then_the_cores() {
+        assert_eq!(embed_workers(None, 2.0), 2);
+        assert_eq!(embed_workers(None, 16.0), 2);
+        assert_eq!(embed_workers(None, 1.0), 0);
+        assert_eq!(embed_workers(None, 0.0), 0);
+        assert_eq!(embed_workers(Some("0"), 8.0), 0);
+        assert_eq!(embed_workers(Some("3"), 1.0), 3);
+        assert_eq!(embed_workers(Some("99"), 8.0), MAX_EMBED_WORKERS);
+        assert_eq!(embed_workers(Some("many"), 2.0), 2);
+    }
 
     fn adapter(is_fallback: bool) -> AdapterProbe {
         AdapterProbe::Adapter {

@@ -1,5 +1,6 @@
-//! A MiniLM replica in a Web Worker: the worker half of a parallel CPU
-//! fallback for sentence embeddings, not yet used by the pages.
+//! A MiniLM replica in a Web Worker: the worker half of the SimCSE page's
+//! parallel CPU fallback for sentence embeddings (`runtime::embed_pool` is
+//! the page's half).
 //!
 //! Why: the CPU backend runs one thread, and wasm threads are not buildable
 //! with cubecl-wgpu (DEVELOPERS.md); ONNX Runtime's 2-thread figure needs
@@ -16,29 +17,41 @@ use wasm_bindgen::prelude::*;
 
 use crate::model::bert::BertModel;
 use crate::model::bert_loader::load_sentence_encoder;
-use crate::model::bert_tokenizer::BertTokenizer;
+use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
 use crate::model::simcse::{embed_all, tokenize, Pooling};
 
 thread_local! {
     static REPLICA: RefCell<Option<Rc<(BertModel, BertTokenizer)>>> = const { RefCell::new(None) };
 }
 
-/// Builds this worker's replica from the encoder's three files.
+/// Builds this worker's replica from the encoder's files: `extra` is the
+/// second weights file of the page's raw-BERT encoders (`bert/mlm.safetensors`).
 #[wasm_bindgen]
-pub fn replica_load(config: &[u8], tokenizer: &[u8], weights: &[u8]) -> Result<(), JsError> {
-    let replica = load_sentence_encoder(config, tokenizer, &[weights], &crate::model::cpu_device())
+pub fn replica_load(
+    config: &[u8],
+    tokenizer: &[u8],
+    weights: &[u8],
+    extra: Option<Vec<u8>>,
+) -> Result<(), JsError> {
+    let mut files: Vec<&[u8]> = vec![weights];
+    files.extend(extra.as_deref());
+    let replica = load_sentence_encoder(config, tokenizer, &files, &crate::model::cpu_device())
         .map_err(|e| JsError::new(&e))?;
     REPLICA.with(|r| *r.borrow_mut() = Some(Rc::new(replica)));
     Ok(())
 }
 
+fn replica() -> Result<Rc<(BertModel, BertTokenizer)>, JsError> {
+    REPLICA
+        .with(|r| r.borrow().clone())
+        .ok_or_else(|| JsError::new("no replica loaded"))
+}
+
 /// Mean-pooled, L2-normalised embeddings of `sentences`, row-major, in
-/// batches of `batch`.
+/// batches of `batch` (what `scripts/worker_embed_probe.mjs` measures).
 #[wasm_bindgen]
 pub async fn replica_embed(sentences: Vec<String>, batch: usize) -> Result<Vec<f32>, JsError> {
-    let replica = REPLICA
-        .with(|r| r.borrow().clone())
-        .ok_or_else(|| JsError::new("no replica loaded"))?;
+    let replica = replica()?;
     let (model, tokenizer) = &*replica;
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let t = tokenize(tokenizer, &refs, 512).map_err(|e| JsError::new(&e.to_string()))?;
@@ -47,6 +60,53 @@ pub async fn replica_embed(sentences: Vec<String>, batch: usize) -> Result<Vec<f
         &t.encoded,
         tokenizer.pad_id,
         Pooling::Mean,
+        batch,
+        |_| async {},
+    )
+    .await
+    .map_err(|e| JsError::new(&e))
+}
+
+/// L2-normalised embeddings of sentences the page has already tokenised:
+/// `ids` holds them one after another, `lengths` their token counts (single
+/// sentences, so every segment id is 0). `cls` picks [CLS] pooling over mean.
+#[wasm_bindgen]
+pub async fn replica_embed_ids(
+    ids: Vec<u32>,
+    lengths: Vec<u32>,
+    cls: bool,
+    batch: usize,
+) -> Result<Vec<f32>, JsError> {
+    let replica = replica()?;
+    let (model, tokenizer) = &*replica;
+    let total: usize = lengths.iter().map(|&n| n as usize).sum();
+    if total != ids.len() {
+        return Err(JsError::new(&format!(
+            "{} token ids for lengths that add up to {total}",
+            ids.len()
+        )));
+    }
+    let mut at = 0;
+    let encoded: Vec<Encoded> = lengths
+        .iter()
+        .map(|&n| {
+            let n = n as usize;
+            let e = Encoded {
+                ids: ids[at..at + n].to_vec(),
+                segments: vec![0; n],
+                tokens: Vec::new(),
+                offsets: Vec::new(),
+            };
+            at += n;
+            e
+        })
+        .collect();
+    let pooling = if cls { Pooling::Cls } else { Pooling::Mean };
+    embed_all(
+        model,
+        &encoded,
+        tokenizer.pad_id,
+        pooling,
         batch,
         |_| async {},
     )

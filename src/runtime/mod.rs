@@ -7,6 +7,8 @@ pub mod backend;
 pub mod images;
 
 #[cfg(target_arch = "wasm32")]
+pub mod embed_pool;
+#[cfg(target_arch = "wasm32")]
 pub mod embed_worker;
 #[cfg(target_arch = "wasm32")]
 pub mod event_loop;

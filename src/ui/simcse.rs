@@ -7,6 +7,7 @@
 //! `crate::model::{simcse, simcse_data, contrastive}`. This file only wires
 //! them to the page.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::module::Module;
@@ -30,7 +31,9 @@ use crate::model::simcse_data::{
     eval_set, nli_triples, unlabelled_sentences, EvalSet, DEFAULT_SENTENCES,
 };
 use crate::runtime::assets::format_bytes;
-use crate::runtime::event_loop::{now_ms, yield_now};
+use crate::runtime::backend::embed_workers;
+use crate::runtime::embed_pool::{EmbedPool, WORKER_EMBED_BATCH};
+use crate::runtime::event_loop::{now_ms, sleep_ms, yield_now};
 use crate::runtime::loader::load_asset;
 
 /// "Updates as you type": this long after the last keystroke.
@@ -109,6 +112,9 @@ struct Active {
     label: String,
     model: BertModel,
     tokenizer: Rc<BertTokenizer>,
+    /// The encoder as its files hold it (not trained here): the embedding
+    /// workers' replicas are of it.
+    as_loaded: bool,
     serial: u64,
 }
 
@@ -126,6 +132,8 @@ struct Embedded {
     serial: u64,
     /// Milliseconds the embedding took (model and readback), for the benchmark.
     ms: f64,
+    /// Workers that embedded the list (0: the page's thread).
+    workers: usize,
 }
 
 /// One row of the STS table.
@@ -178,6 +186,7 @@ struct NewEncoder {
     label: String,
     model: BertModel,
     tokenizer: Rc<BertTokenizer>,
+    as_loaded: bool,
 }
 
 enum Action {
@@ -233,6 +242,7 @@ impl Reducible for PageState {
                     label,
                     model,
                     tokenizer,
+                    as_loaded,
                 } = *new;
                 s.serial += 1;
                 s.active = Some(Rc::new(Active {
@@ -240,6 +250,7 @@ impl Reducible for PageState {
                     label,
                     model,
                     tokenizer,
+                    as_loaded,
                     serial: s.serial,
                 }));
                 s.load = Phase::Done;
@@ -433,6 +444,148 @@ fn train_data(tokenizer: &BertTokenizer) -> Result<TrainData, String> {
     Ok(TrainData { sentences, triples })
 }
 
+/// The embedding workers of the CPU backend (`runtime::embed_pool`), for
+/// one encoder choice.
+enum PoolSlot {
+    Off,
+    Starting(Choice),
+    Ready(Choice, Rc<EmbedPool>),
+    /// Did not start: the page's thread embeds (the console says why).
+    Failed(Choice),
+}
+
+/// Starts the embedding workers for `choice`, unless they run (or failed)
+/// already. Dropping a pool from the slot stops its workers.
+fn start_pool(slot: &Rc<RefCell<PoolSlot>>, choice: Choice, files: Rc<Files>) {
+    let cores = web_sys::window()
+        .map(|w| w.navigator().hardware_concurrency())
+        .unwrap_or(1.0);
+    let count = embed_workers(query_param("workers").as_deref(), cores);
+    let current = matches!(&*slot.borrow(),
+        PoolSlot::Starting(c) | PoolSlot::Ready(c, _) | PoolSlot::Failed(c) if *c == choice);
+    if current {
+        return;
+    }
+    if count == 0 {
+        *slot.borrow_mut() = PoolSlot::Off;
+        return;
+    }
+    *slot.borrow_mut() = PoolSlot::Starting(choice);
+    let slot = slot.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let started =
+            EmbedPool::start(count, &files.config, &files.tokenizer, &files.weights).await;
+        let mut s = slot.borrow_mut();
+        if !matches!(&*s, PoolSlot::Starting(c) if *c == choice) {
+            return; // another encoder or device since: this pool stops here
+        }
+        *s = match started {
+            Ok(pool) => PoolSlot::Ready(choice, Rc::new(pool)),
+            Err(e) => {
+                web_sys::console::warn_1(
+                    &format!("Embedding workers did not start ({e}); the page's thread embeds.")
+                        .into(),
+                );
+                PoolSlot::Failed(choice)
+            }
+        };
+    });
+}
+
+/// The embedding workers for `choice`, once started; None when the page's
+/// thread embeds. Waits for workers that are starting (under a second),
+/// so every embedding of an encoder is made the same way.
+async fn pool_for(slot: &Rc<RefCell<PoolSlot>>, choice: Choice) -> Option<Rc<EmbedPool>> {
+    loop {
+        match &*slot.borrow() {
+            PoolSlot::Ready(c, pool) if *c == choice => return Some(pool.clone()),
+            PoolSlot::Starting(c) if *c == choice => {}
+            _ => return None,
+        }
+        sleep_ms(25).await;
+    }
+}
+
+/// Unit rows of `encoded` for the explorer and the STS score: by the
+/// workers when they hold this encoder, else (or when they fail) on the
+/// page's thread in batches of `batch`. `between(done)` runs with the
+/// sentences done so far: after each layer on the page's thread (which
+/// yields there), after each round of the workers. Returns the rows and how
+/// many workers made them.
+async fn embed_list<F, Fut>(
+    active: &Active,
+    slot: &Rc<RefCell<PoolSlot>>,
+    encoded: &[Encoded],
+    batch: usize,
+    mut between: F,
+) -> Result<(Vec<f32>, usize), String>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let pooling = active.choice.pooling();
+    let device = active.model.pooler.weight.device();
+    if active.as_loaded && device == crate::model::cpu_device() {
+        if let Some(pool) = pool_for(slot, active.choice).await {
+            match embed_in_rounds(
+                &pool,
+                encoded,
+                pooling,
+                active.model.hidden_size(),
+                &mut between,
+            )
+            .await
+            {
+                Ok(rows) => return Ok((rows, pool.len())),
+                Err(e) => {
+                    web_sys::console::warn_1(
+                        &format!("The embedding workers failed ({e}); the page's thread embeds.")
+                            .into(),
+                    );
+                    let mut s = slot.borrow_mut();
+                    if matches!(&*s, PoolSlot::Ready(_, p) if Rc::ptr_eq(p, &pool)) {
+                        *s = PoolSlot::Failed(active.choice);
+                    }
+                }
+            }
+        }
+    }
+    let rows = embed_all(
+        &active.model,
+        encoded,
+        active.tokenizer.pad_id,
+        pooling,
+        batch,
+        between,
+    )
+    .await?;
+    Ok((rows, 0))
+}
+
+/// The workers' rounds: a few of their batches each, so a long list (the
+/// STS set) reports progress between rounds.
+async fn embed_in_rounds<F, Fut>(
+    pool: &EmbedPool,
+    encoded: &[Encoded],
+    pooling: Pooling,
+    d: usize,
+    between: &mut F,
+) -> Result<Vec<f32>, String>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let round = 4 * WORKER_EMBED_BATCH * pool.len();
+    let mut rows = Vec::with_capacity(encoded.len() * d);
+    let mut done = 0;
+    for part in encoded.chunks(round) {
+        rows.extend(pool.embed(part, pooling, d).await?);
+        done += part.len();
+        between(done).await;
+    }
+    Ok(rows)
+}
+
 /// Alignment and uniformity of `encoder` on the probe pairs.
 async fn probe_point(
     encoder: &BertModel,
@@ -483,6 +636,7 @@ pub fn SimCseDemo() -> Html {
         }
     });
     let files = use_mut_ref(|| None::<(Choice, Rc<Files>)>);
+    let pool = use_mut_ref(|| PoolSlot::Off);
     // The encoder as loaded (Reset returns to it; tensors are shared, not copied).
     let base = use_mut_ref(|| None::<(Choice, BertModel, Rc<BertTokenizer>)>);
     let trainer = use_mut_ref(|| None::<SimCseTrainer>);
@@ -518,6 +672,7 @@ pub fn SimCseDemo() -> Html {
         );
         let device = device.clone();
         let runs = load_runs.clone();
+        let pool = pool.clone();
         use_effect_with(
             (*choice, compute.generation, device.is_some()),
             move |(choice, _, _)| {
@@ -596,6 +751,13 @@ pub fn SimCseDemo() -> Html {
                         yield_now().await;
                         match build(&files_now, &device) {
                             Ok((model, tokenizer)) => {
+                                // Workers only for the CPU backend: on a GPU the
+                                // page's thread only queues work.
+                                if device == crate::model::cpu_device() {
+                                    start_pool(&pool, choice, files_now.clone());
+                                } else {
+                                    *pool.borrow_mut() = PoolSlot::Off;
+                                }
                                 *files.borrow_mut() = Some((choice, files_now));
                                 let tokenizer = Rc::new(tokenizer);
                                 *base.borrow_mut() =
@@ -606,6 +768,7 @@ pub fn SimCseDemo() -> Html {
                                         label: choice.short().to_string(),
                                         model,
                                         tokenizer,
+                                        as_loaded: true,
                                     })));
                                 }
                             }
@@ -621,7 +784,7 @@ pub fn SimCseDemo() -> Html {
     let active = state.active.clone();
     {
         let (dispatch, runs, mine) = (state.dispatcher(), embed_runs.clone(), mine.clone());
-        let lang = lang.clone();
+        let (lang, pool) = (lang.clone(), pool.clone());
         use_effect_with(
             ((*text).clone(), active.as_ref().map(|a| a.serial)),
             move |(text, _)| {
@@ -663,12 +826,10 @@ pub fn SimCseDemo() -> Html {
                         if sentences.len() == 1 {
                             notices.push(lang.t(Text::SimcseOneSentence).into());
                         }
-                        let pooling = active.choice.pooling();
-                        let rows = embed_all(
-                            &active.model,
+                        let rows = embed_list(
+                            &active,
+                            &pool,
                             &tokenized.encoded,
-                            active.tokenizer.pad_id,
-                            pooling,
                             embed_batch_for(&active.model.pooler.weight.device()),
                             |_| yield_now(),
                         )
@@ -677,7 +838,7 @@ pub fn SimCseDemo() -> Html {
                             return;
                         }
                         match rows {
-                            Ok(rows) => {
+                            Ok((rows, workers)) => {
                                 let dim = active.model.hidden_size();
                                 // The visitor's own list, cut to training length, for "train on mine".
                                 *mine.borrow_mut() =
@@ -693,6 +854,7 @@ pub fn SimCseDemo() -> Html {
                                         similarity,
                                         serial: active.serial,
                                         ms: now_ms() - t0,
+                                        workers,
                                     },
                                     notices,
                                 ));
@@ -757,7 +919,7 @@ pub fn SimCseDemo() -> Html {
     {
         let (dispatch, runs, eval) = (state.dispatcher(), sts_runs.clone(), eval.clone());
         let active = state.active.clone();
-        let lang = lang.clone();
+        let (lang, pool) = (lang.clone(), pool.clone());
         // After the encoder's first heatmap, so the two do not share the device.
         let shown = match (&state.active, &state.embedded) {
             (Some(a), Some(e)) => e.serial == a.serial,
@@ -778,23 +940,16 @@ pub fn SimCseDemo() -> Html {
                             .map_err(|e| e.to_string())?;
                         let total = t.encoded.len();
                         let shown_done = std::cell::Cell::new(0);
-                        let rows = embed_all(
-                            &active.model,
-                            &t.encoded,
-                            active.tokenizer.pad_id,
-                            active.choice.pooling(),
-                            STS_BATCH,
-                            |done| {
-                                // Called after every layer: re-render only when a pass ends.
-                                if runs.is_current(run) && done != shown_done.replace(done) {
-                                    dispatch.dispatch(Action::StsProgress(format!(
-                                        "{} {done} / {total}",
-                                        lang.t(Text::SimcseStsScoring)
-                                    )));
-                                }
-                                yield_now()
-                            },
-                        )
+                        let (rows, _) = embed_list(&active, &pool, &t.encoded, STS_BATCH, |done| {
+                            // Called after every layer: re-render only when a pass ends.
+                            if runs.is_current(run) && done != shown_done.replace(done) {
+                                dispatch.dispatch(Action::StsProgress(format!(
+                                    "{} {done} / {total}",
+                                    lang.t(Text::SimcseStsScoring)
+                                )));
+                            }
+                            yield_now()
+                        })
                         .await?;
                         let d = active.model.hidden_size();
                         let row = |i: usize| &rows[i * d..(i + 1) * d];
@@ -937,6 +1092,7 @@ pub fn SimCseDemo() -> Html {
                                 label: format!("{base_label} + SimCSE {}", t.steps_done()),
                                 model: t.encoder(),
                                 tokenizer: tokenizer.clone(),
+                                as_loaded: false,
                             })));
                         }
                     }
@@ -989,6 +1145,7 @@ pub fn SimCseDemo() -> Html {
                     label: choice.short().to_string(),
                     model,
                     tokenizer,
+                    as_loaded: true,
                 })));
             }
         })
@@ -1226,7 +1383,8 @@ pub fn SimCseDemo() -> Html {
                     }
                 </div>
                 <div class="panel" data-testid="simcse-heatmap-panel" data-state={s.embed.attr()}
-                     data-ms={s.embedded.as_ref().map(|e| format!("{:.1}", e.ms)).unwrap_or_default()}>
+                     data-ms={s.embedded.as_ref().map(|e| format!("{:.1}", e.ms)).unwrap_or_default()}
+                     data-workers={s.embedded.as_ref().map(|e| e.workers.to_string()).unwrap_or_default()}>
                     <p class="muted">{ lang.t(Text::SimcseHeatmapCaption) }</p>
                     if let Some(e) = &s.embedded {
                         <Heatmap values={e.similarity.clone()} n={e.sentences.len()} testid="simcse-heatmap"

@@ -69,8 +69,10 @@ export async function launch({ webgpu, dist = DIST }) {
  * Opens a page and records every uncaught error and console error, which the
  * tests treat as failures.
  */
-export async function open(env, urlPath) {
+export async function open(env, urlPath, { init } = {}) {
   const page = await env.context.newPage();
+  // A script to run before the page's own (a test's stand-in for a browser API).
+  if (init) await page.addInitScript(init);
   const errors = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {

@@ -1,10 +1,12 @@
 // The app's wasm runs in a Web Worker: `main` mounts nothing there, and the
 // exported MiniLM replica (src/runtime/embed_worker.rs) gives, in two
-// workers, the embeddings it gives on the page's thread. The ground for a
-// parallel CPU fallback (scripts/worker_embed_probe.mjs measures it).
+// workers, the embeddings it gives on the page's thread. On the CPU
+// fallback the SimCSE page embeds through a pool of them
+// (src/runtime/embed_pool.rs), and on the page's thread when they fail.
+// scripts/worker_embed_probe.mjs measures the route.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, SLOW } from './browser.mjs';
+import { launch, open, SLOW } from './browser.mjs';
 import { appPage, embedInWorkers, SENTENCES } from '../../scripts/worker_embed_probe.mjs';
 
 describe('the app module in Web Workers', { timeout: 5 * SLOW }, () => {
@@ -39,5 +41,125 @@ describe('the app module in Web Workers', { timeout: 5 * SLOW }, () => {
     assert.ok(dot(0, 3) < 0.99, 'rows from the two workers are different sentences');
     assert.deepEqual(errors, []);
     await page.close();
+  });
+});
+
+/** Every cell of the SimCSE heatmap once it shows `n` sentences, and who embedded them. */
+async function heatmap(page, n) {
+  const panel = page.locator('[data-testid="simcse-heatmap-panel"][data-state="done"]');
+  await panel.locator(`[data-testid="simcse-heatmap"][data-n="${n}"]`).waitFor({ timeout: 4 * SLOW });
+  const cells = await page.evaluate((n) => {
+    const out = [];
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++)
+        out.push(Number(document.querySelector(`[data-testid="simcse-cell-${i}-${j}"]`).dataset.value));
+    return out;
+  }, n);
+  return { cells, workers: await panel.getAttribute('data-workers') };
+}
+
+const largestDifference = (a, b) => Math.max(...a.map((x, k) => Math.abs(x - b[k])));
+
+async function defaultList(page) {
+  return (await page.getByTestId('simcse-sentences').inputValue()).split('\n').length;
+}
+
+/** Replaces the sentence list as a paste would. */
+async function paste(page, lines) {
+  await page.getByTestId('simcse-sentences').fill(lines.join('\n'));
+}
+
+describe('the SimCSE page embeds in Web Workers on the CPU fallback', { timeout: 8 * SLOW }, () => {
+  let env;
+  let reference;
+  const edited = SENTENCES.slice(0, 9);
+  before(async () => {
+    env = await launch({ webgpu: false });
+    // The page's thread alone (?workers=0): the numbers to match.
+    const { page, errors } = await open(env, '/simcse?lang=en&backend=cpu&sts=8&workers=0');
+    const n = await defaultList(page);
+    const first = await heatmap(page, n);
+    assert.equal(first.workers, '0');
+    assert.equal(page.workers().length, 0, 'no workers with ?workers=0');
+    const sts = page.locator('[data-testid="simcse-sts-score"][data-state="done"]');
+    await sts.waitFor({ timeout: 4 * SLOW });
+    const stsValue = Number(await sts.getAttribute('data-value'));
+    await paste(page, edited);
+    reference = { n, first, edited: await heatmap(page, edited.length), sts: stsValue };
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+  after(async () => {
+    await env?.close();
+  });
+
+  test('two workers make the heatmap, with the numbers of the page thread', async () => {
+    const { page, errors } = await open(env, '/simcse?lang=en&backend=cpu&sts=8');
+    const first = await heatmap(page, reference.n);
+    assert.equal(first.workers, '2', 'the first list waits for the starting workers');
+    assert.equal(page.workers().length, 2);
+    const diff = largestDifference(first.cells, reference.first.cells);
+    console.log(`# workers vs the page's thread: cosines differ by ${diff}`);
+    assert.ok(diff <= 1e-5, `the default list's cosines differ by ${diff}`);
+    await paste(page, edited);
+    const again = await heatmap(page, edited.length);
+    assert.equal(again.workers, '2');
+    const diff2 = largestDifference(again.cells, reference.edited.cells);
+    assert.ok(diff2 <= 1e-5, `an edited list's cosines differ by ${diff2}`);
+    // The rest of the page works on the same encoder: search ranks, and the
+    // STS score (scored by the workers too) is the page thread's.
+    await page.locator('[data-testid="simcse-ranking"][data-state="done"]').waitFor({ timeout: 4 * SLOW });
+    const sts = page.locator('[data-testid="simcse-sts-score"][data-state="done"]');
+    await sts.waitFor({ timeout: 4 * SLOW });
+    // Spearman's ρ over 8 pairs: rows within 1e-5 could at most swap two
+    // near-equal cosines, which moves ρ by 6·2/(8·63) = 0.024.
+    const rho = Number(await sts.getAttribute('data-value'));
+    assert.ok(Math.abs(rho - reference.sts) < 0.025, `STS ρ ${rho} with workers, ${reference.sts} without`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('workers that cannot start, or that fail on a list: the page thread embeds, same numbers', async () => {
+    // A browser whose workers cannot be made.
+    const warnings = [];
+    const blocked = await open(env, '/simcse?lang=en&backend=cpu&sts=8', {
+      init: () => {
+        window.Worker = class {
+          constructor() {
+            throw new Error('workers are blocked here');
+          }
+        };
+      },
+    });
+    blocked.page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    const first = await heatmap(blocked.page, reference.n);
+    assert.equal(first.workers, '0');
+    assert.ok(largestDifference(first.cells, reference.first.cells) <= 1e-6);
+    assert.ok(warnings.some((w) => /workers are blocked here/.test(w)), `the console says why: ${warnings}`);
+    assert.deepEqual(blocked.errors, []);
+    await blocked.page.close();
+
+    // Workers that start, then answer a list with an error (their token
+    // counts do not add up): that list, and the later ones, on the page.
+    const failing = await open(env, '/simcse?lang=en&backend=cpu&sts=8', {
+      init: () => {
+        const RealWorker = window.Worker;
+        window.Worker = class extends RealWorker {
+          postMessage(message, transfer) {
+            if (message && message.lengths) message = { ...message, lengths: new Uint32Array([1, 2, 3]) };
+            super.postMessage(message, transfer);
+          }
+        };
+      },
+    });
+    const fallback = await heatmap(failing.page, reference.n);
+    assert.equal(fallback.workers, '0');
+    assert.ok(largestDifference(fallback.cells, reference.first.cells) <= 1e-6);
+    await paste(failing.page, edited);
+    const later = await heatmap(failing.page, edited.length);
+    assert.equal(later.workers, '0');
+    assert.ok(largestDifference(later.cells, reference.edited.cells) <= 1e-6);
+    assert.deepEqual(failing.errors, []);
+    await failing.page.close();
   });
 });
