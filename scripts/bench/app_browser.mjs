@@ -194,6 +194,9 @@ async function embeddings(env, backend, o, sentences, id) {
   const samples = [];
   for (let r = o.warmup; r < o.warmup + o.runs; r++) samples.push(await once(r));
   const longest = await longestTask(page);
+  // On the CPU backend the page embeds in Web Workers (src/runtime/embed_pool.rs):
+  // how many made the measured lists (0: the page's thread).
+  const workers = Number(await page.getByTestId('simcse-heatmap-panel').getAttribute('data-workers'));
   await page.close();
   const lengths = o.tokenCounts && sentences.map((s) => o.tokenCounts.get(s));
   return {
@@ -205,6 +208,7 @@ async function embeddings(env, backend, o, sentences, id) {
     ...(lengths && { flops_per_call: bertFlops(MINILM, lengths) }),
     adapter,
     longest_task_ms: longest,
+    workers,
   };
 }
 
