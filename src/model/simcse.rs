@@ -222,6 +222,13 @@ pub fn gather_shares(
     parts: &[Vec<f32>],
     d: usize,
 ) -> Result<Vec<f32>, String> {
+    if shares.len() != parts.len() {
+        return Err(format!(
+            "{} shares but {} answers",
+            shares.len(),
+            parts.len()
+        ));
+    }
     let n: usize = shares.iter().map(Vec::len).sum();
     let mut out = vec![0.0f32; n * d];
     let mut seen = vec![false; n];
@@ -239,13 +246,6 @@ pub fn gather_shares(
             }
             out[i * d..(i + 1) * d].copy_from_slice(&part[k * d..(k + 1) * d]);
         }
-    }
-    if shares.len() != parts.len() {
-        return Err(format!(
-            "{} shares but {} answers",
-            shares.len(),
-            parts.len()
-        ));
     }
     Ok(out)
 }
@@ -779,6 +779,7 @@ mod tests {
         assert!(diff < 1e-5, "the gathered rows differ by {diff}");
         let short = vec![parts[0].clone(), parts[1][..d].to_vec()];
         assert!(gather_shares(&shares, &short, d).is_err());
+        assert!(gather_shares(&shares, &parts[..1], d).is_err());
     }
 
     #[test]
