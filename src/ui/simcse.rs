@@ -473,6 +473,9 @@ fn start_pool(slot: &Rc<RefCell<PoolSlot>>, choice: Choice, files: Rc<Files>) {
     *slot.borrow_mut() = PoolSlot::Starting(choice);
     let slot = slot.clone();
     wasm_bindgen_futures::spawn_local(async move {
+        // A task of its own: `spawn_local` runs as a microtask of the
+        // encoder's build, and the start copies the weights once per worker.
+        yield_now().await;
         let started =
             EmbedPool::start(count, &files.config, &files.tokenizer, &files.weights).await;
         let mut s = slot.borrow_mut();
