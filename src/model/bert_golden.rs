@@ -442,6 +442,52 @@ fn a_sentence_encoder_loads_from_its_files_and_wrong_files_say_why() {
     assert!(error(&config_json, &[&igpt]).contains("do not fit config.json"));
 }
 
+/// The pages' build (`load_sentence_encoder_yielding`): it pauses at least
+/// once per `PAUSE_EVERY_BYTES` of MiniLM's 87 MB (so the page's thread is
+/// never held for the whole file), and the encoder it builds, every
+/// parameter moved rather than copied and the linear layers transposed
+/// beforehand, is the one the copying loader (`load_encoder`) builds.
+#[test]
+fn the_yielding_build_pauses_through_the_file_and_builds_the_same_encoder() {
+    use crate::model::bert_loader::load_sentence_encoder_yielding;
+    use crate::model::checkpoint::PAUSE_EVERY_BYTES;
+    use crate::model::export::named_tensors;
+    let device = test_devices::cpu();
+    let config_json = read(&format!("{MINILM}/config.json"));
+    let minilm = read(&format!("{MINILM}/model.safetensors"));
+    let tokenizer_json = read(&format!("{MINILM}/tokenizer.json"));
+    let mut pauses = 0usize;
+    let (yielded, _) = pollster::block_on(load_sentence_encoder_yielding(
+        &config_json,
+        &tokenizer_json,
+        &[&minilm],
+        &device,
+        || {
+            pauses += 1;
+            std::future::ready(())
+        },
+    ))
+    .unwrap();
+    assert!(
+        pauses >= minilm.len() / PAUSE_EVERY_BYTES,
+        "{pauses} pauses for {} bytes",
+        minilm.len()
+    );
+    let copied = load_encoder(
+        &config_at(MINILM),
+        &[&checkpoint(&format!("{MINILM}/model.safetensors"))],
+        &device,
+    )
+    .unwrap();
+    let yielded = pollster::block_on(named_tensors(&yielded)).unwrap();
+    let copied = pollster::block_on(named_tensors(&copied)).unwrap();
+    assert_eq!(yielded.len(), copied.len());
+    for ((name, shape, values), (name_c, shape_c, values_c)) in yielded.iter().zip(&copied) {
+        assert_eq!((name, shape), (name_c, shape_c));
+        assert!(values == values_c, "{name} differs");
+    }
+}
+
 /// The SimCSE demo's default encoder: all-MiniLM-L6-v2 sentence embeddings
 /// (mean pooling over the real tokens, L2-normalised) as sentence-transformers
 /// computes them, on one padded batch of mixed lengths, within 1e-4.

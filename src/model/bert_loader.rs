@@ -12,11 +12,13 @@
 //! setup) with the project's own file on top (the tensors its training
 //! changed, and the two heads).
 
+use std::future::Future;
+
 use burn::tensor::Device;
 
 use crate::model::bert::{BertConfig, BertForPreTraining, BertModel};
 use crate::model::bert_tokenizer::BertTokenizer;
-use crate::model::checkpoint::{transpose, Checkpoint, CheckpointError, Source};
+use crate::model::checkpoint::{run_ready, transpose, Checkpoint, CheckpointError, Source};
 use crate::model::export::NamedTensor;
 
 /// (burn module path, Hugging Face key, stored transposed).
@@ -196,12 +198,18 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Option<String>> {
 /// each file's encoder keys are brought to the bare form and `gamma`/`beta`
 /// to `weight`/`bias`.
 pub fn merge(checkpoints: &[&Checkpoint]) -> Checkpoint {
+    merge_owned(checkpoints.iter().map(|c| (*c).clone()).collect())
+}
+
+/// [`merge`] of checkpoints the caller gives up: tensors move, none is
+/// copied (a page's load; the copy of MiniLM's 87 MB was a 60–120 ms stretch).
+pub fn merge_owned(checkpoints: Vec<Checkpoint>) -> Checkpoint {
     let mut out = Checkpoint::default();
     for checkpoint in checkpoints {
-        for (key, tensor) in &checkpoint.tensors {
-            out.tensors.insert(normalise_key(key), tensor.clone());
+        for (key, tensor) in checkpoint.tensors {
+            out.tensors.insert(normalise_key(&key), tensor);
         }
-        out.metadata.extend(checkpoint.metadata.clone());
+        out.metadata.extend(checkpoint.metadata);
     }
     out
 }
@@ -279,31 +287,64 @@ pub fn parse_bert_config(config_json: &[u8]) -> Result<BertConfig, String> {
     BertConfig::from_hf_json(&value.to_string())
 }
 
-/// Parses each weights file, with the message a visitor sees for a damaged one.
-fn parse_weight_files(weights: &[&[u8]]) -> Result<Vec<Checkpoint>, String> {
-    weights
-        .iter()
-        .map(|bytes| {
-            Checkpoint::parse(bytes).map_err(|e| format!("The weights file is damaged: {e}"))
-        })
-        .collect()
+/// Parses each weights file, with the message a visitor sees for a damaged
+/// one, and merges them (later files override earlier ones).
+async fn parse_weight_files<F, Fut>(weights: &[&[u8]], pause: &mut F) -> Result<Checkpoint, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut parsed = Vec::with_capacity(weights.len());
+    for bytes in weights {
+        let checkpoint = Checkpoint::parse_yielding(bytes, pause)
+            .await
+            .map_err(|e| format!("The weights file is damaged: {e}"))?;
+        parsed.push(checkpoint);
+    }
+    Ok(merge_owned(parsed))
 }
 
 /// Loads a sentence encoder (no heads: all-MiniLM-L6-v2) and its tokenizer
 /// from a checkpoint's files (`weights` stacked, the later overriding the
-/// earlier), with messages a visitor can act on. The SimCSE page and a Web
-/// Worker's replica (`runtime::embed_worker`) build theirs with it.
+/// earlier), with messages a visitor can act on. A Web Worker's replica
+/// (`runtime::embed_worker`) builds its encoder with it.
 pub fn load_sentence_encoder(
     config_json: &[u8],
     tokenizer_json: &[u8],
     weights: &[&[u8]],
     device: &Device,
 ) -> Result<(BertModel, BertTokenizer), String> {
+    run_ready(load_sentence_encoder_yielding(
+        config_json,
+        tokenizer_json,
+        weights,
+        device,
+        || std::future::ready(()),
+    ))
+}
+
+/// [`load_sentence_encoder`], awaiting `pause()` between pieces of a few
+/// milliseconds each (parsing, transposing, handing tensors over), so the
+/// SimCSE page builds its encoder without holding its thread.
+pub async fn load_sentence_encoder_yielding<F, Fut>(
+    config_json: &[u8],
+    tokenizer_json: &[u8],
+    weights: &[&[u8]],
+    device: &Device,
+    mut pause: F,
+) -> Result<(BertModel, BertTokenizer), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let config = parse_bert_config(config_json)?;
+    config.validate()?;
     let tokenizer = BertTokenizer::from_bytes(tokenizer_json, config.max_position_embeddings)?;
-    let checkpoints = parse_weight_files(weights)?;
-    let refs: Vec<&Checkpoint> = checkpoints.iter().collect();
-    let model = load_encoder(&config, &refs, device)
+    pause().await;
+    let merged = parse_weight_files(weights, &mut pause).await?;
+    let model = merged
+        .into_module_yielding(config.init_encoder(device), &source_for, device, &mut pause)
+        .await
         .map_err(|e| format!("The weights do not fit config.json: {e}"))?;
     Ok((model, tokenizer))
 }
@@ -318,7 +359,31 @@ pub fn load_fill_mask_model(
     tokenizer: TokenizerFile,
     device: &Device,
 ) -> Result<LoadedBert, String> {
+    run_ready(load_fill_mask_model_yielding(
+        config_json,
+        weights,
+        tokenizer,
+        device,
+        || std::future::ready(()),
+    ))
+}
+
+/// [`load_fill_mask_model`], awaiting `pause()` between pieces of a few
+/// milliseconds each, so the BERT page builds its model without holding its
+/// thread.
+pub async fn load_fill_mask_model_yielding<F, Fut>(
+    config_json: &[u8],
+    weights: &[&[u8]],
+    tokenizer: TokenizerFile<'_>,
+    device: &Device,
+    mut pause: F,
+) -> Result<LoadedBert, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let config = parse_bert_config(config_json)?;
+    config.validate()?;
     let tokenizer = match tokenizer {
         TokenizerFile::Json(bytes) => {
             BertTokenizer::from_bytes(bytes, config.max_position_embeddings)?
@@ -334,21 +399,25 @@ pub fn load_fill_mask_model(
             config.vocab_size
         ));
     }
-    let checkpoints = parse_weight_files(weights)?;
-    let refs: Vec<&Checkpoint> = checkpoints.iter().collect();
-    let model = load_pretraining(&config, &refs, device).map_err(|e| match e {
-        CheckpointError::Missing(keys) if keys.iter().all(|k| k.starts_with("cls.predictions")
-            || k.starts_with("cls.seq_relationship")) =>
-        {
-            "These weights have no masked-LM head (cls.predictions.*): they can encode text but not fill in a [MASK].".to_string()
-        }
-        CheckpointError::Missing(keys) => format!(
-            "The weights lack {} tensors a BERT needs (for example {}): is this a BERT checkpoint?",
-            keys.len(),
-            keys.iter().take(2).cloned().collect::<Vec<_>>().join(", ")
-        ),
-        other => format!("The weights do not fit config.json: {other}"),
-    })?;
+    pause().await;
+    let merged = parse_weight_files(weights, &mut pause).await?;
+    let source = |path: &str| source_for(path.strip_prefix(ENCODER_FIELD).unwrap_or(path));
+    let model = merged
+        .into_module_yielding(config.init(device), &source, device, &mut pause)
+        .await
+        .map_err(|e| match e {
+            CheckpointError::Missing(keys) if keys.iter().all(|k| k.starts_with("cls.predictions")
+                || k.starts_with("cls.seq_relationship")) =>
+            {
+                "These weights have no masked-LM head (cls.predictions.*): they can encode text but not fill in a [MASK].".to_string()
+            }
+            CheckpointError::Missing(keys) => format!(
+                "The weights lack {} tensors a BERT needs (for example {}): is this a BERT checkpoint?",
+                keys.len(),
+                keys.iter().take(2).cloned().collect::<Vec<_>>().join(", ")
+            ),
+            other => format!("The weights do not fit config.json: {other}"),
+        })?;
     Ok(LoadedBert {
         config,
         model,

@@ -7,9 +7,10 @@
 //! Every parameter must be found with the right shape, or the load fails with
 //! a message naming what is missing — never a half-loaded model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// One tensor of a checkpoint, as f32.
@@ -79,6 +80,21 @@ impl Checkpoint {
     /// PyTorch `pytorch_model.bin` state dicts are read too
     /// ([`crate::model::pytorch_bin`]), so one loader serves both formats.
     pub fn parse(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        run_ready(Self::parse_yielding(bytes, &mut || std::future::ready(())))
+    }
+
+    /// [`Checkpoint::parse`] that awaits `pause()` after every
+    /// [`PAUSE_EVERY_BYTES`] of tensor data converted, so a page can parse
+    /// a large file without holding its thread (MiniLM's 87 MB took one
+    /// 58 ms stretch).
+    pub async fn parse_yielding<F, Fut>(
+        bytes: &[u8],
+        pause: &mut F,
+    ) -> Result<Self, CheckpointError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ()>,
+    {
         let format = |why: &str| CheckpointError::Format(why.to_string());
         if crate::model::pytorch_bin::is_pytorch_bin(bytes) {
             return crate::model::pytorch_bin::read_state_dict(bytes)
@@ -104,6 +120,7 @@ impl Checkpoint {
             .ok_or_else(|| format("header is not a JSON object"))?;
         let data = &bytes[data_start..];
         let mut out = Checkpoint::default();
+        let mut since_pause = 0usize;
         for (name, entry) in header {
             if name == "__metadata__" {
                 if let Some(meta) = entry.as_object() {
@@ -164,6 +181,11 @@ impl Checkpoint {
             };
             out.tensors
                 .insert(name.clone(), StoredTensor { shape, values });
+            since_pause += raw.len();
+            if since_pause >= PAUSE_EVERY_BYTES {
+                since_pause = 0;
+                pause().await;
+            }
         }
         Ok(out)
     }
@@ -191,7 +213,7 @@ impl Checkpoint {
         device: &Device,
     ) -> Result<M, CheckpointError> {
         let mut loader = Loader {
-            checkpoint: self,
+            store: Store::Shared(&self.tensors),
             source,
             device: device.clone(),
             path: Vec::new(),
@@ -206,6 +228,161 @@ impl Checkpoint {
             return Err(CheckpointError::Missing(loader.missing));
         }
         Ok(module)
+    }
+}
+
+/// Tensor data converted or moved between two pauses of the yielding loaders
+/// (a few milliseconds of work in wasm).
+pub const PAUSE_EVERY_BYTES: usize = 8 << 20;
+
+impl Checkpoint {
+    /// [`Checkpoint::load_mapped`] for a page that must keep its thread
+    /// free: the checkpoint is consumed, so each tensor moves into the module
+    /// instead of being copied, and the transposes are done beforehand with
+    /// a `pause()` after every [`PAUSE_EVERY_BYTES`]. What is left for the
+    /// one synchronous pass over the module is handing each tensor over.
+    /// Each checkpoint key may feed one parameter only (true of every table
+    /// here); a second use would find it gone and report it missing.
+    pub async fn into_module_yielding<M: Module, F, Fut>(
+        mut self,
+        module: M,
+        source: &dyn Fn(&str) -> Option<Source>,
+        device: &Device,
+        pause: &mut F,
+    ) -> Result<M, CheckpointError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let mut paths = ParamPaths::default();
+        module.visit(&mut paths);
+        let mut in_module_layout = BTreeSet::new();
+        let mut since_pause = 0usize;
+        for path in &paths.found {
+            let Some(Source {
+                key,
+                transpose: true,
+            }) = source(path)
+            else {
+                continue;
+            };
+            let Some(stored) = self.tensors.get_mut(&key) else {
+                continue;
+            };
+            if stored.shape.len() != 2 || in_module_layout.contains(&key) {
+                continue;
+            }
+            let [rows, cols] = [stored.shape[0], stored.shape[1]];
+            stored.values = transpose(&stored.values, rows, cols);
+            stored.shape = vec![cols, rows];
+            since_pause += 4 * rows * cols;
+            in_module_layout.insert(key);
+            if since_pause >= PAUSE_EVERY_BYTES {
+                since_pause = 0;
+                pause().await;
+            }
+        }
+        pause().await;
+        let mut loader = Loader {
+            store: Store::Owned {
+                tensors: self.tensors,
+                in_module_layout,
+            },
+            source,
+            device: device.clone(),
+            path: Vec::new(),
+            missing: Vec::new(),
+            shape_error: None,
+        };
+        let module = module.map(&mut loader);
+        if let Some(e) = loader.shape_error {
+            return Err(e);
+        }
+        if !loader.missing.is_empty() {
+            return Err(CheckpointError::Missing(loader.missing));
+        }
+        Ok(module)
+    }
+}
+
+/// Runs a future that never waits (the loaders with a pause that is ready at
+/// once) to its end: the synchronous loaders and the yielding ones are one
+/// implementation.
+pub fn run_ready<T>(future: impl Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => unreachable!("run_ready was given a future that waits"),
+    }
+}
+
+/// The dotted paths of a module's float parameters, without touching their
+/// values (a lazy parameter stays uninitialised).
+#[derive(Default)]
+struct ParamPaths {
+    path: Vec<String>,
+    found: Vec<String>,
+}
+
+impl ModuleVisitor for ParamPaths {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<D>>) {
+        self.found
+            .push(crate::model::export::dotted_path(&self.path));
+    }
+}
+
+/// Where the loader takes tensors from.
+enum Store<'a> {
+    /// A checkpoint that stays whole: tensors are copied out.
+    Shared(&'a BTreeMap<String, StoredTensor>),
+    /// A consumed checkpoint: tensors move out; those keyed in
+    /// `in_module_layout` were already transposed.
+    Owned {
+        tensors: BTreeMap<String, StoredTensor>,
+        in_module_layout: BTreeSet<String>,
+    },
+}
+
+impl Store<'_> {
+    /// The tensor stored under `key`, as (shape, values) in the module's
+    /// layout.
+    fn take(&mut self, key: &str, transposed: bool) -> Option<(Vec<usize>, Vec<f32>)> {
+        let flip = |stored: &StoredTensor| {
+            let [rows, cols] = [stored.shape[0], stored.shape[1]];
+            (vec![cols, rows], transpose(&stored.values, rows, cols))
+        };
+        match self {
+            Store::Shared(tensors) => {
+                let stored = tensors.get(key)?;
+                Some(if transposed && stored.shape.len() == 2 {
+                    flip(stored)
+                } else {
+                    (stored.shape.clone(), stored.values.clone())
+                })
+            }
+            Store::Owned {
+                tensors,
+                in_module_layout,
+            } => {
+                let stored = tensors.remove(key)?;
+                Some(
+                    if transposed && stored.shape.len() == 2 && !in_module_layout.contains(key) {
+                        flip(&stored)
+                    } else {
+                        (stored.shape, stored.values)
+                    },
+                )
+            }
+        }
     }
 }
 
@@ -234,7 +411,7 @@ impl Source {
 }
 
 struct Loader<'a> {
-    checkpoint: &'a Checkpoint,
+    store: Store<'a>,
     source: &'a dyn Fn(&str) -> Option<Source>,
     device: Device,
     path: Vec<String>,
@@ -260,17 +437,11 @@ impl ModuleMapper for Loader<'_> {
         else {
             return param;
         };
-        let Some(stored) = self.checkpoint.tensors.get(&key) else {
+        let Some((shape, values)) = self.store.take(&key, transposed) else {
             self.missing.push(key);
             return param;
         };
         let expected = param.lazy_shape().to_vec();
-        let (shape, values) = if transposed && stored.shape.len() == 2 {
-            let [rows, cols] = [stored.shape[0], stored.shape[1]];
-            (vec![cols, rows], transpose(&stored.values, rows, cols))
-        } else {
-            (stored.shape.clone(), stored.values.clone())
-        };
         if shape != expected {
             self.shape_error.get_or_insert(CheckpointError::Shape {
                 key,

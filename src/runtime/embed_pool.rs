@@ -12,10 +12,11 @@
 //! it stays free while the model runs. Any failure is reported to the
 //! caller, which embeds on the page's thread instead.
 
-use js_sys::{Array, Float32Array, Promise};
+use js_sys::{Array, Float32Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use super::event_loop::yield_now;
 use crate::model::bert_tokenizer::Encoded;
 use crate::model::simcse::{deal_by_length, gather_shares, Pooling};
 
@@ -72,18 +73,16 @@ function call(worker, message, transfer, timeoutMs) {
   });
 }
 
-export async function start_pool(glue, module, config, tokenizer, weights, extra, count, timeoutMs) {
+export async function start_pool(glue, module, copies, timeoutMs) {
   workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-  // Copies with buffers of their own, moved to each worker: the arguments
-  // are views of the page's wasm memory, which a structured clone would
-  // copy whole.
-  const own = (bytes) => bytes.slice();
   const workers = [];
   const started = [];
-  for (let i = 0; i < count; i++) {
-    const worker = new Worker(workerUrl, { type: 'module', name: `pretext-embed-${i}` });
+  // Each worker's files are copies with buffers of their own (made by the
+  // caller), moved to it.
+  for (const [config, tokenizer, weights, extra] of copies) {
+    const worker = new Worker(workerUrl, { type: 'module', name: `pretext-embed-${workers.length}` });
     workers.push(worker);
-    const files = { config: own(config), tokenizer: own(tokenizer), weights: own(weights), extra: extra.length ? own(extra) : undefined };
+    const files = { config, tokenizer, weights, extra };
     const moved = Object.values(files).filter(Boolean).map((b) => b.buffer);
     started.push(call(worker, { init: true, glue, module, ...files }, moved, timeoutMs));
   }
@@ -123,11 +122,7 @@ extern "C" {
     fn start_pool(
         glue: &str,
         module: &JsValue,
-        config: &[u8],
-        tokenizer: &[u8],
-        weights: &[u8],
-        extra: &[u8],
-        count: usize,
+        copies: &Array,
         timeout_ms: f64,
     ) -> Result<Promise, JsValue>;
     fn embed_in_worker(
@@ -149,6 +144,25 @@ const START_TIMEOUT_MS: f64 = 60_000.0;
 /// page's thread uses 4 on the CPU backend), and bigger batches make fewer
 /// calls: DEVELOPERS.md's measurement used 16.
 pub const WORKER_EMBED_BATCH: usize = 16;
+
+/// Bytes copied between two yields by [`own_copy`] (a few milliseconds).
+const COPY_PIECE: usize = 8 << 20;
+
+/// A copy of `bytes` in a buffer of its own (one that can move to a worker),
+/// made in pieces with a yield after each: copying MiniLM's 87 MB for two
+/// workers in one go held the page's thread for 110–135 ms.
+async fn own_copy(bytes: &[u8]) -> JsValue {
+    let copy = Uint8Array::new_with_length(bytes.len() as u32);
+    for (i, piece) in bytes.chunks(COPY_PIECE).enumerate() {
+        let start = (i * COPY_PIECE) as u32;
+        copy.subarray(start, start + piece.len() as u32)
+            .copy_from(piece);
+        if piece.len() == COPY_PIECE {
+            yield_now().await;
+        }
+    }
+    copy.into()
+}
 
 /// Running workers, each with a replica of one encoder.
 pub struct EmbedPool {
@@ -181,17 +195,22 @@ impl EmbedPool {
                 weights.len()
             ));
         }
-        let started = start_pool(
-            &glue,
-            &wasm_bindgen::module(),
-            config,
-            tokenizer,
-            first,
-            rest.first().map(Vec::as_slice).unwrap_or(&[]),
-            count,
-            START_TIMEOUT_MS,
-        )
-        .map_err(error_text)?;
+        // Copies, not views: the files live in the page's wasm memory, and a
+        // structured clone of a view copies that whole memory.
+        let copies = Array::new();
+        for _ in 0..count {
+            let files = Array::new();
+            files.push(&own_copy(config).await);
+            files.push(&own_copy(tokenizer).await);
+            files.push(&own_copy(first).await);
+            match rest.first() {
+                Some(extra) => files.push(&own_copy(extra).await),
+                None => files.push(&JsValue::UNDEFINED),
+            };
+            copies.push(&files);
+        }
+        let started = start_pool(&glue, &wasm_bindgen::module(), &copies, START_TIMEOUT_MS)
+            .map_err(error_text)?;
         let workers = JsFuture::from(started).await.map_err(error_text)?;
         Ok(EmbedPool {
             workers: Array::from(&workers).iter().collect(),

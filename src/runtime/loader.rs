@@ -8,7 +8,16 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, ReadableStreamDefaultReader, Response};
 
 use super::assets::{served_asset, ServedAsset, StreamingVerifier, VerifyError};
+use super::event_loop::{now_ms, yield_now};
 use super::webgpu::js_error_text;
+
+/// The longest stretch of reading and hashing before the loader yields to the
+/// event loop: a cached file arrives in large chunks whose reads resolve at
+/// once, and hashing 87 MB in one go held the page for 200 ms at a time.
+const SLICE_MS: f64 = 20.0;
+
+/// Bytes hashed between two looks at the clock (about 3 ms of sha256 in wasm).
+const HASH_PIECE: usize = 1 << 20;
 
 /// Cache API bucket. Entries are keyed by URL and re-verified on read, so a
 /// manifest update with a new digest simply replaces the stale entry.
@@ -80,13 +89,13 @@ pub async fn load_asset(id: &str, on_progress: &dyn Fn(Progress)) -> Result<Load
     }
 
     let response = fetch_ok(&url).await?;
-    let mut bytes = read_verified(&response, &asset, Source::Network, on_progress).await?;
-
-    if let Some(cache) = &cache {
-        store(cache, &url, &mut bytes).await;
+    let storing = cache.as_ref().and_then(|c| start_store(c, &url, &response));
+    let read = read_verified(&response, &asset, Source::Network, on_progress).await;
+    if let (Some(cache), Some(storing)) = (&cache, storing) {
+        finish_store(cache, &url, storing, read.is_ok()).await;
     }
     Ok(Loaded {
-        bytes,
+        bytes: read?,
         source: Source::Network,
     })
 }
@@ -119,12 +128,27 @@ async fn cache_match(cache: &Cache, url: &str) -> Option<Response> {
     found.dyn_into::<Response>().ok()
 }
 
-async fn store(cache: &Cache, url: &str, bytes: &mut [u8]) {
-    let response = match Response::new_with_opt_u8_array(Some(bytes)) {
-        Ok(r) => r,
-        Err(_) => return,
-    };
-    if let Err(e) = JsFuture::from(cache.put_with_str(url, &response)).await {
+/// Starts writing a copy of `response` into the cache while the page reads
+/// the original: the browser tees the body and writes it off the page's
+/// thread. (Building a `Response` from the bytes afterwards copied the whole
+/// file on the page's thread, and `Cache.put` copied it again: one 155 ms
+/// task for MiniLM's 87 MB.) The entry is only kept if the file then passes
+/// its check (`finish_store`); cached entries are verified again on every
+/// read in any case.
+fn start_store(cache: &Cache, url: &str, response: &Response) -> Option<js_sys::Promise> {
+    let copy = response.clone().ok()?;
+    Some(cache.put_with_str(url, &copy))
+}
+
+/// Waits for the cache write of a download, and drops the entry when the
+/// download itself failed (a checksum mismatch, a cut connection).
+async fn finish_store(cache: &Cache, url: &str, storing: js_sys::Promise, keep: bool) {
+    let written = JsFuture::from(storing).await;
+    if !keep {
+        let _ = JsFuture::from(cache.delete_with_str(url)).await;
+        return;
+    }
+    if let Err(e) = written {
         // Quota exceeded or private mode: the load still succeeded.
         web_sys::console::warn_1(&JsValue::from_str(&format!(
             "Pretext: could not cache {url}: {}",
@@ -174,18 +198,23 @@ pub async fn load_url(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Loade
     }
     let response = fetch_ok(url).await?;
     let total = content_length(&response);
-    let mut bytes = read_body(&response, total, Source::Network, &mut |_| {}, on_progress).await?;
-    if total > 0 && bytes.len() as u64 != total {
-        return Err(LoadError::Network(format!(
-            "the download stopped at {} of {total} bytes",
-            bytes.len()
-        )));
-    }
-    if let Some(cache) = &cache {
-        store(cache, url, &mut bytes).await;
+    let storing = cache.as_ref().and_then(|c| start_store(c, url, &response));
+    let read = read_body(&response, total, Source::Network, &mut |_| {}, on_progress)
+        .await
+        .and_then(|bytes| {
+            if total > 0 && bytes.len() as u64 != total {
+                return Err(LoadError::Network(format!(
+                    "the download stopped at {} of {total} bytes",
+                    bytes.len()
+                )));
+            }
+            Ok(bytes)
+        });
+    if let (Some(cache), Some(storing)) = (&cache, storing) {
+        finish_store(cache, url, storing, read.is_ok()).await;
     }
     Ok(Loaded {
-        bytes,
+        bytes: read?,
         source: Source::Network,
     })
 }
@@ -215,6 +244,7 @@ async fn read_body(
         .ok_or_else(|| LoadError::Network("empty response".into()))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut bytes = Vec::with_capacity(total as usize);
+    let mut slice_start = now_ms();
     on_progress(Progress {
         source,
         done: 0,
@@ -237,7 +267,19 @@ async fn read_body(
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
-        inspect(&bytes[start..]);
+        // Hash in pieces, yielding whenever a slice of the page's time is
+        // used up: reads of a cached file resolve as microtasks, so without
+        // this a whole file was read and hashed in a few long tasks.
+        let mut at = start;
+        while at < bytes.len() {
+            let end = (at + HASH_PIECE).min(bytes.len());
+            inspect(&bytes[at..end]);
+            at = end;
+            if now_ms() - slice_start > SLICE_MS {
+                yield_now().await;
+                slice_start = now_ms();
+            }
+        }
         let done = bytes.len() as u64;
         on_progress(Progress {
             source,

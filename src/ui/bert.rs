@@ -24,7 +24,7 @@ use super::widgets::{load_error_text, params_text, Latest, Phase};
 use crate::model::bert::{BertConfig, BertForPreTraining};
 use crate::model::bert_learn::{LiveBert, LiveBertSettings};
 use crate::model::bert_loader::{
-    load_fill_mask_model, parse_bert_config, LoadedBert, TokenizerFile,
+    load_fill_mask_model_yielding, parse_bert_config, LoadedBert, TokenizerFile,
 };
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded, TokenizeError};
 use crate::model::bert_views::{attention_maps, embedding_parts, EmbeddingParts};
@@ -87,13 +87,15 @@ impl Active {
     }
 }
 
-fn build(files: &ModelFiles, device: &Device) -> Result<LoadedBert, String> {
+/// Builds the model in pieces, yielding to the browser between them (the
+/// synchronous build was one 270 ms task).
+async fn build(files: &ModelFiles, device: &Device) -> Result<LoadedBert, String> {
     let weights: Vec<&[u8]> = files.weights.iter().map(|w| w.as_slice()).collect();
     let tokenizer = match &files.tokenizer {
         TokenizerBytes::Json(b) => TokenizerFile::Json(b),
         TokenizerBytes::VocabTxt(t) => TokenizerFile::VocabTxt(t),
     };
-    load_fill_mask_model(&files.config, &weights, tokenizer, device)
+    load_fill_mask_model_yielding(&files.config, &weights, tokenizer, device, yield_now).await
 }
 
 /// Builds the model from its files on `device` and hands it to the page (a
@@ -105,10 +107,16 @@ async fn build_and_publish(
     generation: u32,
     serial: &Rc<std::cell::RefCell<u64>>,
     dispatch: &UseReducerDispatcher<PageState>,
+    still_wanted: &dyn Fn() -> bool,
 ) {
-    // Let "preparing" paint before the synchronous build.
+    // Let "preparing" paint before the build.
     yield_now().await;
-    match build(&files, device) {
+    let built = build(&files, device).await;
+    if !still_wanted() {
+        // A newer choice started while this one was building.
+        return;
+    }
+    match built {
         Ok(bert) => {
             *serial.borrow_mut() += 1;
             let s = *serial.borrow();
@@ -566,7 +574,17 @@ pub fn BertDemo() -> Html {
                     Ok(f) => Rc::new(f),
                     Err(e) => return dispatch.dispatch(Action::ModelFailed(e)),
                 };
-                build_and_publish(choice, files, &device, generation, &serial, &dispatch).await;
+                let still_wanted = || token.is_current(job);
+                build_and_publish(
+                    choice,
+                    files,
+                    &device,
+                    generation,
+                    &serial,
+                    &dispatch,
+                    &still_wanted,
+                )
+                .await;
             });
         })
     };
@@ -586,7 +604,13 @@ pub fn BertDemo() -> Html {
                         wasm_bindgen_futures::spawn_local(async move {
                             let (choice, files) = (active.choice.clone(), active.files.clone());
                             build_and_publish(
-                                choice, files, &device, generation, &serial, &dispatch,
+                                choice,
+                                files,
+                                &device,
+                                generation,
+                                &serial,
+                                &dispatch,
+                                &|| true,
                             )
                             .await;
                         });

@@ -20,12 +20,12 @@ use super::i18n::Text;
 use super::train_driver::{DriverEvent, Throughput, TrainDriver};
 use super::widgets::{load_error_text, Latest, Phase};
 use crate::model::bert::BertModel;
-use crate::model::bert_loader::load_sentence_encoder;
+use crate::model::bert_loader::load_sentence_encoder_yielding;
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
 use crate::model::simcse::{
     align_uniform, embed_all, embed_batch_for, rank, similarity_matrix, tokenize,
-    two_dropout_views, Objective, Pooling, SimCseSettings, SimCseStep, SimCseTrainer,
-    TRAIN_MAX_TOKENS,
+    tokenize_yielding, two_dropout_views, Objective, Pooling, SimCseSettings, SimCseStep,
+    SimCseTrainer, TRAIN_MAX_TOKENS,
 };
 use crate::model::simcse_data::{
     eval_set, nli_triples, unlabelled_sentences, EvalSet, DEFAULT_SENTENCES,
@@ -118,9 +118,12 @@ struct Active {
     serial: u64,
 }
 
-fn build(files: &Files, device: &Device) -> Result<(BertModel, BertTokenizer), String> {
+/// Builds the encoder in pieces, yielding to the browser between them (the
+/// synchronous build was one 210–290 ms task).
+async fn build(files: &Files, device: &Device) -> Result<(BertModel, BertTokenizer), String> {
     let weights: Vec<&[u8]> = files.weights.iter().map(Vec::as_slice).collect();
-    load_sentence_encoder(&files.config, &files.tokenizer, &weights, device)
+    load_sentence_encoder_yielding(&files.config, &files.tokenizer, &weights, device, yield_now)
+        .await
 }
 
 /// The explorer's current embeddings.
@@ -752,7 +755,12 @@ pub fn SimCseDemo() -> Html {
                             lang.t(Text::BertPreparing).to_string(),
                         ));
                         yield_now().await;
-                        match build(&files_now, &device) {
+                        let built = build(&files_now, &device).await;
+                        if !runs.is_current(run) {
+                            // A newer choice started while this one was building.
+                            return;
+                        }
+                        match built {
                             Ok((model, tokenizer)) => {
                                 // Workers only for the CPU backend: on a GPU the
                                 // page's thread only queues work.
@@ -809,7 +817,14 @@ pub fn SimCseDemo() -> Html {
                         // pipeline): tokenize + model + pooling + readback.
                         let t0 = now_ms();
                         let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-                        let tokenized = match tokenize(&active.tokenizer, &refs, usize::MAX) {
+                        let tokenized = match tokenize_yielding(
+                            &active.tokenizer,
+                            &refs,
+                            usize::MAX,
+                            yield_now,
+                        )
+                        .await
+                        {
                             Ok(t) => t,
                             Err(e) => return dispatch.dispatch(Action::EmbedFailed(e.to_string())),
                         };
@@ -939,8 +954,10 @@ pub fn SimCseDemo() -> Html {
                 wasm_bindgen_futures::spawn_local(async move {
                     dispatch.dispatch(Action::StsStarted);
                     let result = async {
-                        let t = tokenize(&active.tokenizer, &eval.sentences, 512)
-                            .map_err(|e| e.to_string())?;
+                        let t =
+                            tokenize_yielding(&active.tokenizer, &eval.sentences, 512, yield_now)
+                                .await
+                                .map_err(|e| e.to_string())?;
                         let total = t.encoded.len();
                         let shown_done = std::cell::Cell::new(0);
                         let (rows, _) = embed_list(&active, &pool, &t.encoded, STS_BATCH, |done| {

@@ -166,6 +166,14 @@ for (const webgpu of [true, false]) {
       await row.getByTestId('load-error').waitFor();
       assert.equal(await row.getByTestId('load-progress').getAttribute('data-state'), 'error');
       assert.match(await row.getByTestId('load-error').innerText(), /checksum/);
+      // The browser writes a download into the cache while the page checks
+      // it; a copy that fails its check is not kept.
+      const cachedCopies = () =>
+        page.evaluate(async (id) => {
+          const cache = await caches.open('pretext-assets-v1');
+          return (await cache.keys()).filter((r) => r.url.endsWith(`/assets/${id}`)).length;
+        }, id);
+      assert.equal(await cachedCopies(), 0);
 
       // The page survives: navigation still works and comes back.
       await page.getByTestId('nav-home').click();
@@ -179,6 +187,7 @@ for (const webgpu of [true, false]) {
       await row.getByTestId('load-progress').and(page.locator('[data-state="done"]')).waitFor();
       assert.match(await row.getByTestId('load-progress').innerText(), /466\.2 kB/);
       assert.equal(await row.getByTestId('load-progress').getAttribute('data-source'), 'network');
+      assert.equal(await cachedCopies(), 1);
 
       // A second visit is served from the Cache API: no request for the asset.
       const second = await open(env, '/offline');
