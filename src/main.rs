@@ -22,7 +22,12 @@ fn main() {
     if web_sys::window().is_none() {
         return;
     }
-    pretext::ui::app::start();
+    // The first render in a task of its own: instantiating the module and
+    // running the constructors is already one long task (~90 ms on 2 cores).
+    wasm_bindgen_futures::spawn_local(async {
+        pretext::runtime::event_loop::yield_now().await;
+        pretext::ui::app::start();
+    });
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -77,11 +77,64 @@ impl std::fmt::Debug for BertTokenizer {
     }
 }
 
+/// Reads a WordPiece `tokenizer.json` (every BERT's) part by part, as the
+/// `tokenizers` crate's own reader does (the same parts, the added tokens
+/// added last, against the model's vocabulary), but without its detour: that
+/// reader buffers the whole model, 30,522 vocabulary entries, as generic
+/// content before reading it again as a WordPiece (56 ms of the page's
+/// thread in wasm). Truncation and padding are not read: `from_bytes`
+/// turns both off. None for anything else (another model, an unknown
+/// version, a part that does not read): the crate's reader then decides.
+fn wordpiece_tokenizer(tokenizer_json: &[u8]) -> Option<Tokenizer> {
+    use tokenizers::decoders::DecoderWrapper;
+    use tokenizers::models::wordpiece::WordPiece;
+    use tokenizers::normalizers::NormalizerWrapper;
+    use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+    use tokenizers::processors::PostProcessorWrapper;
+    use tokenizers::AddedToken;
+
+    /// The parts of a WordPiece tokenizer.json, read straight from the
+    /// bytes (a `serde_json::Value` first cost as much as it saved).
+    #[derive(serde::Deserialize)]
+    struct WordPieceFile {
+        version: String,
+        model: WordPiece,
+        normalizer: Option<NormalizerWrapper>,
+        pre_tokenizer: Option<PreTokenizerWrapper>,
+        post_processor: Option<PostProcessorWrapper>,
+        decoder: Option<DecoderWrapper>,
+        added_tokens: Option<Vec<AddedToken>>,
+    }
+    let file: WordPieceFile = serde_json::from_slice(tokenizer_json).ok()?;
+    if file.version != "1.0" {
+        return None;
+    }
+    let WordPieceFile {
+        model,
+        normalizer,
+        pre_tokenizer,
+        post_processor,
+        decoder,
+        added_tokens: added,
+        ..
+    } = file;
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer.with_normalizer(normalizer).ok()?;
+    tokenizer.with_pre_tokenizer(pre_tokenizer);
+    tokenizer.with_post_processor(post_processor);
+    tokenizer.with_decoder(decoder);
+    tokenizer.add_tokens(added.unwrap_or_default()).ok()?;
+    Some(tokenizer)
+}
+
 impl BertTokenizer {
     /// `max_len`: the model's `max_position_embeddings`.
     pub fn from_bytes(tokenizer_json: &[u8], max_len: usize) -> Result<Self, String> {
-        let mut inner = Tokenizer::from_bytes(tokenizer_json)
-            .map_err(|e| format!("tokenizer.json could not be read: {e}"))?;
+        let read = match wordpiece_tokenizer(tokenizer_json) {
+            Some(tokenizer) => Ok(tokenizer),
+            None => Tokenizer::from_bytes(tokenizer_json),
+        };
+        let mut inner = read.map_err(|e| format!("tokenizer.json could not be read: {e}"))?;
         inner.with_padding(None);
         inner
             .with_truncation(None)
@@ -267,6 +320,59 @@ pub(crate) mod tests {
         let bytes = std::fs::read(path)
             .unwrap_or_else(|e| panic!("{path}: {e} (run `make setup` to fetch the assets)"));
         BertTokenizer::from_bytes(&bytes, 512).unwrap()
+    }
+
+    /// The direct WordPiece reader builds the tokenizer the `tokenizers`
+    /// crate's own reader builds: the same vocabulary with the added tokens,
+    /// and the same encodings (ids, segments, offsets) of single sentences
+    /// and pairs, accents, CJK, emoji, special tokens typed as text and a
+    /// word past WordPiece's 100-character limit included. Other models are
+    /// left to the crate's reader.
+    #[test]
+    fn reading_a_wordpiece_tokenizer_json_directly_gives_the_crates_tokenizer() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.assets/www/minilm/tokenizer.json"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let direct = wordpiece_tokenizer(&bytes).expect("MiniLM's tokenizer.json is WordPiece");
+        let mut crate_read = Tokenizer::from_bytes(&bytes).unwrap();
+        // `from_bytes` turns both off; the direct reader never reads them.
+        crate_read.with_padding(None);
+        crate_read.with_truncation(None).unwrap();
+        assert_eq!(direct.get_vocab_size(true), crate_read.get_vocab_size(true));
+        assert_eq!(direct.get_vocab(true), crate_read.get_vocab(true));
+        let long_word = "a".repeat(120);
+        let sentences = [
+            "The quick brown fox jumps over the lazy dog.",
+            "Café naïve RÉSUMÉ, Ångström and Straße!",
+            "你好世界 and 東京 in one line",
+            "emoji 🙂🚀 and tabs\tand   spaces",
+            "Paris is the [MASK] of France. [CLS] [SEP] [PAD]",
+            "unbelievably antidisestablishmentarianism",
+            long_word.as_str(),
+            "",
+        ];
+        for a in sentences {
+            for b in [None, Some("A second sentence, for the pair.")] {
+                let encode = |t: &Tokenizer| match b {
+                    None => t.encode(a, true).unwrap(),
+                    Some(b) => t.encode((a, b), true).unwrap(),
+                };
+                let (x, y) = (encode(&direct), encode(&crate_read));
+                assert_eq!(x.get_ids(), y.get_ids(), "{a:?} / {b:?}");
+                assert_eq!(x.get_type_ids(), y.get_type_ids(), "{a:?}");
+                assert_eq!(x.get_offsets(), y.get_offsets(), "{a:?}");
+                assert_eq!(
+                    direct.decode(x.get_ids(), true).unwrap(),
+                    crate_read.decode(y.get_ids(), true).unwrap()
+                );
+            }
+        }
+        let mut other: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        other["model"]["type"] = "BPE".into();
+        assert!(wordpiece_tokenizer(other.to_string().as_bytes()).is_none());
+        assert!(wordpiece_tokenizer(b"not json").is_none());
     }
 
     #[test]
