@@ -212,22 +212,7 @@ impl Checkpoint {
         source: &dyn Fn(&str) -> Option<Source>,
         device: &Device,
     ) -> Result<M, CheckpointError> {
-        let mut loader = Loader {
-            store: Store::Shared(&self.tensors),
-            source,
-            device: device.clone(),
-            path: Vec::new(),
-            missing: Vec::new(),
-            shape_error: None,
-        };
-        let module = module.map(&mut loader);
-        if let Some(e) = loader.shape_error {
-            return Err(e);
-        }
-        if !loader.missing.is_empty() {
-            return Err(CheckpointError::Missing(loader.missing));
-        }
-        Ok(module)
+        load_from(Store::Shared(&self.tensors), module, source, device)
     }
 }
 
@@ -283,26 +268,38 @@ impl Checkpoint {
             }
         }
         pause().await;
-        let mut loader = Loader {
-            store: Store::Owned {
-                tensors: self.tensors,
-                in_module_layout,
-            },
-            source,
-            device: device.clone(),
-            path: Vec::new(),
-            missing: Vec::new(),
-            shape_error: None,
+        let store = Store::Owned {
+            tensors: self.tensors,
+            in_module_layout,
         };
-        let module = module.map(&mut loader);
-        if let Some(e) = loader.shape_error {
-            return Err(e);
-        }
-        if !loader.missing.is_empty() {
-            return Err(CheckpointError::Missing(loader.missing));
-        }
-        Ok(module)
+        load_from(store, module, source, device)
     }
+}
+
+/// One pass of the loader over `module`: every parameter replaced from
+/// `store`, or an error naming what is missing or misshapen.
+fn load_from<M: Module>(
+    store: Store<'_>,
+    module: M,
+    source: &dyn Fn(&str) -> Option<Source>,
+    device: &Device,
+) -> Result<M, CheckpointError> {
+    let mut loader = Loader {
+        store,
+        source,
+        device: device.clone(),
+        path: Vec::new(),
+        missing: Vec::new(),
+        shape_error: None,
+    };
+    let module = module.map(&mut loader);
+    if let Some(e) = loader.shape_error {
+        return Err(e);
+    }
+    if !loader.missing.is_empty() {
+        return Err(CheckpointError::Missing(loader.missing));
+    }
+    Ok(module)
 }
 
 /// Runs a future that never waits (the loaders with a pause that is ready at
