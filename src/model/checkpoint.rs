@@ -241,6 +241,7 @@ impl Checkpoint {
     {
         let mut paths = ParamPaths::default();
         module.visit(&mut paths);
+        // Keys transposed already (a key read twice is transposed once).
         let mut in_module_layout = BTreeSet::new();
         let mut since_pause = 0usize;
         for path in &paths.found {
@@ -268,11 +269,8 @@ impl Checkpoint {
             }
         }
         pause().await;
-        let store = Store::Owned {
-            tensors: self.tensors,
-            in_module_layout,
-        };
-        load_from(store, module, source, device)
+        // Every transposed 2-D tensor the module reads is in its layout now.
+        load_from(Store::Owned(self.tensors), module, source, device)
     }
 }
 
@@ -339,45 +337,31 @@ impl ModuleVisitor for ParamPaths {
 
 /// Where the loader takes tensors from.
 enum Store<'a> {
-    /// A checkpoint that stays whole: tensors are copied out.
+    /// A checkpoint that stays whole: tensors are copied out, transposed
+    /// where the table says so.
     Shared(&'a BTreeMap<String, StoredTensor>),
-    /// A consumed checkpoint: tensors move out; those keyed in
-    /// `in_module_layout` were already transposed.
-    Owned {
-        tensors: BTreeMap<String, StoredTensor>,
-        in_module_layout: BTreeSet<String>,
-    },
+    /// A consumed checkpoint already in the module's layout
+    /// ([`Checkpoint::into_module_yielding`] transposed it): tensors move out.
+    Owned(BTreeMap<String, StoredTensor>),
 }
 
 impl Store<'_> {
     /// The tensor stored under `key`, as (shape, values) in the module's
     /// layout.
     fn take(&mut self, key: &str, transposed: bool) -> Option<(Vec<usize>, Vec<f32>)> {
-        let flip = |stored: &StoredTensor| {
-            let [rows, cols] = [stored.shape[0], stored.shape[1]];
-            (vec![cols, rows], transpose(&stored.values, rows, cols))
-        };
         match self {
             Store::Shared(tensors) => {
                 let stored = tensors.get(key)?;
                 Some(if transposed && stored.shape.len() == 2 {
-                    flip(stored)
+                    let [rows, cols] = [stored.shape[0], stored.shape[1]];
+                    (vec![cols, rows], transpose(&stored.values, rows, cols))
                 } else {
                     (stored.shape.clone(), stored.values.clone())
                 })
             }
-            Store::Owned {
-                tensors,
-                in_module_layout,
-            } => {
+            Store::Owned(tensors) => {
                 let stored = tensors.remove(key)?;
-                Some(
-                    if transposed && stored.shape.len() == 2 && !in_module_layout.contains(key) {
-                        flip(&stored)
-                    } else {
-                        (stored.shape, stored.values)
-                    },
-                )
+                Some((stored.shape, stored.values))
             }
         }
     }
