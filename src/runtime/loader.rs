@@ -88,14 +88,12 @@ pub async fn load_asset(id: &str, on_progress: &dyn Fn(Progress)) -> Result<Load
         }
     }
 
-    let response = fetch_ok(&url).await?;
-    let storing = cache.as_ref().and_then(|c| start_store(c, &url, &response));
-    let read = read_verified(&response, &asset, Source::Network, on_progress).await;
-    if let (Some(cache), Some(storing)) = (&cache, storing) {
-        finish_store(cache, &url, storing, read.is_ok()).await;
-    }
+    let bytes = download(cache.as_ref(), &url, |response| async move {
+        read_verified(&response, &asset, Source::Network, on_progress).await
+    })
+    .await?;
     Ok(Loaded {
-        bytes: read?,
+        bytes,
         source: Source::Network,
     })
 }
@@ -126,6 +124,22 @@ async fn open_cache() -> Option<Cache> {
 async fn cache_match(cache: &Cache, url: &str) -> Option<Response> {
     let found = JsFuture::from(cache.match_with_str(url)).await.ok()?;
     found.dyn_into::<Response>().ok()
+}
+
+/// Fetches `url` and reads its body with `read`, while the browser writes a
+/// copy into `cache` that is kept only if `read` accepts the body.
+async fn download<F, Fut>(cache: Option<&Cache>, url: &str, read: F) -> Result<Vec<u8>, LoadError>
+where
+    F: FnOnce(Response) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u8>, LoadError>>,
+{
+    let response = fetch_ok(url).await?;
+    let storing = cache.and_then(|c| start_store(c, url, &response));
+    let read = read(response).await;
+    if let (Some(cache), Some(storing)) = (cache, storing) {
+        finish_store(cache, url, storing, read.is_ok()).await;
+    }
+    read
 }
 
 /// Starts writing a copy of `response` into the cache while the page reads
@@ -196,25 +210,20 @@ pub async fn load_url(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Loade
             }
         }
     }
-    let response = fetch_ok(url).await?;
-    let total = content_length(&response);
-    let storing = cache.as_ref().and_then(|c| start_store(c, url, &response));
-    let read = read_body(&response, total, Source::Network, &mut |_| {}, on_progress)
-        .await
-        .and_then(|bytes| {
-            if total > 0 && bytes.len() as u64 != total {
-                return Err(LoadError::Network(format!(
-                    "the download stopped at {} of {total} bytes",
-                    bytes.len()
-                )));
-            }
-            Ok(bytes)
-        });
-    if let (Some(cache), Some(storing)) = (&cache, storing) {
-        finish_store(cache, url, storing, read.is_ok()).await;
-    }
+    let bytes = download(cache.as_ref(), url, |response| async move {
+        let total = content_length(&response);
+        let bytes = read_body(&response, total, Source::Network, &mut |_| {}, on_progress).await?;
+        if total > 0 && bytes.len() as u64 != total {
+            return Err(LoadError::Network(format!(
+                "the download stopped at {} of {total} bytes",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    })
+    .await?;
     Ok(Loaded {
-        bytes: read?,
+        bytes,
         source: Source::Network,
     })
 }
