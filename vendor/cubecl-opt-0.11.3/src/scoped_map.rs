@@ -1,18 +1,26 @@
 use alloc::{vec, vec::Vec};
+use core::hash::Hash;
 
-/// Scoped map for optimizations
-/// uses `Vec` as internal storage to allow non-hash keys. Lookup will actually be faster generally,
-/// since `HashMap` only starts ammortizing for large amounts of values, and for small sets linear
-/// lookup tends to be faster.
+use cubecl_environment::collections::HashMap;
+
+/// Scoped map for optimizations: a lookup sees the innermost scope that holds
+/// the key; an insert goes to (or replaces the key in) the current scope.
+///
+/// Pretext patch (vendor/PATCHES.md): a hash map per scope, where upstream
+/// keeps a list per scope and searches it front to back. Its one user, the
+/// common-subexpression pass, looks up every side-effect-free operation, so
+/// the list made that pass quadratic in the operations of a scope; an unrolled
+/// matmul candidate has thousands, and in the browser those lookups were a
+/// quarter of the time spent compiling kernels.
 #[derive(Debug)]
 pub struct ScopedMap<K, V> {
-    scopes: Vec<Vec<(K, V)>>,
+    scopes: Vec<HashMap<K, V>>,
 }
 
 impl<K, V> ScopedMap<K, V> {
     pub fn new() -> Self {
         Self {
-            scopes: vec![vec![]],
+            scopes: vec![HashMap::default()],
         }
     }
 }
@@ -23,24 +31,18 @@ impl<K, V> Default for ScopedMap<K, V> {
     }
 }
 
-impl<K: PartialEq, V> ScopedMap<K, V> {
+impl<K: Hash + Eq, V> ScopedMap<K, V> {
     fn depth(&self) -> usize {
         self.scopes.len() - 1
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let depth = self.depth();
-        let scope = &mut self.scopes[depth];
-        if let Some((_, existing)) = scope.iter_mut().find(|(k, _)| k == &key) {
-            Some(core::mem::replace::<V>(existing, value))
-        } else {
-            scope.push((key, value));
-            None
-        }
+        self.scopes[depth].insert(key, value)
     }
 
     pub fn push_scope(&mut self) {
-        self.scopes.push(Default::default());
+        self.scopes.push(HashMap::default());
     }
 
     pub fn pop_scope(&mut self) {
@@ -49,20 +51,13 @@ impl<K: PartialEq, V> ScopedMap<K, V> {
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        for scope in self.scopes.iter().rev() {
-            if let Some((_, val)) = scope.iter().find(|(k, _)| k == key) {
-                return Some(val);
-            }
-        }
-        None
+        self.scopes.iter().rev().find_map(|scope| scope.get(key))
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        for scope in self.scopes.iter_mut().rev() {
-            if let Some((_, val)) = scope.iter_mut().find(|(k, _)| k == key) {
-                return Some(val);
-            }
-        }
-        None
+        self.scopes
+            .iter_mut()
+            .rev()
+            .find_map(|scope| scope.get_mut(key))
     }
 }

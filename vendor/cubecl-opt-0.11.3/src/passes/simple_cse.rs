@@ -27,9 +27,12 @@ use pliron::{
 };
 use thiserror::Error;
 
-use crate::analyses::{alias_analysis::default_memory_ssa, memory_ssa::MemorySSA};
+use crate::{
+    analyses::{alias_analysis::default_memory_ssa, memory_ssa::MemorySSA},
+    scoped_map::ScopedMap,
+};
 
-// Pretext patch (vendor/PATCHES.md): `Hash`, so that the scopes below are hash maps.
+// Pretext patch (vendor/PATCHES.md): `Hash`, for `ScopedMap`'s hash map per scope.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ExpressionKey {
     op_id: OpId,
@@ -67,48 +70,7 @@ impl Printable for ExpressionKey {
     }
 }
 
-type Expressions = ScopedHashMap<ExpressionKey, Ptr<Operation>>;
-
-/// Pretext patch (vendor/PATCHES.md): [`crate::scoped_map::ScopedMap`]'s
-/// contract (a lookup sees the innermost scope that holds the key; an insert
-/// replaces the key in the current scope), with a hash map per scope instead
-/// of a list. The list made this pass quadratic in the eliminable operations
-/// of a scope, and an unrolled matmul candidate has thousands: in the browser
-/// these lookups were a quarter of the time spent compiling kernels.
-struct ScopedHashMap<K, V> {
-    scopes: alloc::vec::Vec<hashbrown::HashMap<K, V, foldhash::fast::FixedState>>,
-}
-
-impl<K: core::hash::Hash + Eq, V> ScopedHashMap<K, V> {
-    fn new() -> Self {
-        let mut map = Self {
-            scopes: alloc::vec::Vec::new(),
-        };
-        map.push_scope();
-        map
-    }
-
-    fn push_scope(&mut self) {
-        self.scopes
-            .push(hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()));
-    }
-
-    fn pop_scope(&mut self) {
-        assert!(self.scopes.len() > 1, "Tried popping root scope");
-        self.scopes.pop();
-    }
-
-    fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.scopes
-            .last_mut()
-            .expect("the root scope is never popped")
-            .insert(key, value)
-    }
-
-    fn get(&self, key: &K) -> Option<&V> {
-        self.scopes.iter().rev().find_map(|scope| scope.get(key))
-    }
-}
+type Expressions = ScopedMap<ExpressionKey, Ptr<Operation>>;
 type Rewriter = IRRewriter<DummyListener>;
 
 #[derive(Error, Debug)]
@@ -151,7 +113,7 @@ impl Pass for SimpleCSEPass {
     ) -> Result<PassResult> {
         let mut res = PassResult::default();
         let mut rewriter = Rewriter::default();
-        let mut expressions = ScopedHashMap::new();
+        let mut expressions = ScopedMap::new();
 
         if self.with_memory_ssa {
             let mut memory_ssa = default_memory_ssa(ctx, op, analyses)?;
