@@ -43,12 +43,17 @@ pub async fn sleep_ms(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Milliseconds since page load, for timing on-device work.
+/// Milliseconds since page load (or a worker's start), for timing on-device
+/// work. The global scope's `performance`: a worker has no window.
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
+    js_sys::Reflect::get(
+        &js_sys::global(),
+        &wasm_bindgen::JsValue::from_str("performance"),
+    )
+    .ok()
+    .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+    .map(|p| p.now())
+    .unwrap_or(0.0)
 }
 
 /// Records a User Timing mark (visible in DevTools' performance panel), used

@@ -63,11 +63,14 @@ pub fn on_device_lost(callback: impl Fn(String) + 'static) {
 /// Asks `navigator.gpu` for an adapter without touching burn, so the app can
 /// decide before initialising a runtime it cannot re-initialise.
 pub async fn probe_adapter() -> AdapterProbe {
-    let Some(window) = web_sys::window() else {
+    // The global scope's navigator, not `window`'s: a dedicated worker has
+    // `navigator.gpu` too, and `runtime::embed_worker` starts WebGPU there.
+    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+        .unwrap_or(JsValue::UNDEFINED);
+    if navigator.is_undefined() {
         return AdapterProbe::NoWebGpuApi;
-    };
-    let gpu =
-        Reflect::get(&window.navigator(), &JsValue::from_str("gpu")).unwrap_or(JsValue::UNDEFINED);
+    }
+    let gpu = Reflect::get(&navigator, &JsValue::from_str("gpu")).unwrap_or(JsValue::UNDEFINED);
     if gpu.is_undefined() || gpu.is_null() {
         return AdapterProbe::NoWebGpuApi;
     }

@@ -44,6 +44,36 @@ describe('the app module in Web Workers', { timeout: 5 * SLOW }, () => {
   });
 });
 
+describe('the app module in a Web Worker on WebGPU', { timeout: 5 * SLOW }, () => {
+  let env;
+  before(async () => {
+    env = await launch({ webgpu: true });
+  });
+  after(async () => {
+    await env?.close();
+  });
+
+  // The ground for moving WebGPU work off the page's thread: a worker owns a
+  // device of its own (probe, init, self-test) and runs the model on it.
+  test('a worker starts WebGPU itself and embeds as the page does on the CPU', async (t) => {
+    const { page, errors } = await appPage(env);
+    const sentences = SENTENCES.slice(0, 4);
+    const r = await embedInWorkers(page, { sentences, workers: 1, runs: 1, batch: 4, backend: 'webgpu', pageBackend: 'cpu' });
+    assert.equal(typeof r.adapter, 'string', 'the worker names its WebGPU adapter');
+    assert.ok(r.adapter.length > 0);
+    const dim = 384;
+    assert.equal(r.rows.length, sentences.length * dim);
+    t.diagnostic(`WebGPU worker (${r.adapter}) vs the page's CPU: rows differ by at most ${r.maxDiff}`);
+    assert.ok(r.maxDiff <= 1e-4, `the WebGPU worker and the page's CPU differ by ${r.maxDiff}`);
+    for (let i = 0; i < sentences.length; i++) {
+      const norm = Math.hypot(...r.rows.slice(i * dim, (i + 1) * dim));
+      assert.ok(Math.abs(norm - 1) < 1e-4, `sentence ${i}: norm ${norm}`);
+    }
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
+
 /** Every cell of the SimCSE heatmap once it shows `n` sentences, and who embedded them. */
 async function heatmap(page, n) {
   const panel = page.locator('[data-testid="simcse-heatmap-panel"][data-state="done"]');
