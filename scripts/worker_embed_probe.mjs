@@ -111,7 +111,7 @@ export function embedInWorkers(page, { sentences, workers, runs, batch, backend 
       out.adapter = r.adapter;
       pool.push(worker);
     }
-    if (pageBackend === 'webgpu') out.pageAdapter = await timed('pageStart', () => wasmBindings.replica_use_webgpu());
+    if (pageBackend === 'webgpu') await timed('pageStart', () => wasmBindings.replica_use_webgpu());
     wasmBindings.replica_load(...files);
     const reference = await timed('page', () => wasmBindings.replica_embed(sentences, batch));
     const share = Math.ceil(sentences.length / workers);
