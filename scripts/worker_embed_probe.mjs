@@ -7,7 +7,7 @@
 // measures the SimCSE page, which embeds through such workers
 // (src/runtime/embed_pool.rs; DEVELOPERS.md).
 //
-// --backend webgpu: the workers start WebGPU themselves (`replica_use_webgpu`),
+// --backend webgpu: the workers start WebGPU themselves (`worker_use_webgpu`),
 // and so does the page's thread for its comparison. The page's longest task
 // while the workers start and embed is printed next to its longest tasks
 // while it starts WebGPU (self-test and the model-shaped products, which
@@ -81,7 +81,7 @@ export function embedInWorkers(page, { sentences, workers, runs, batch, backend 
             const t0 = performance.now();
             app = await import(data.glue);
             await app.default({ module_or_path: data.wasmUrl });
-            const adapter = data.webgpu ? await app.replica_use_webgpu() : null;
+            const adapter = data.webgpu ? await app.worker_use_webgpu() : null;
             const t1 = performance.now();
             app.replica_load(...data.files);
             postMessage({ ok: true, adapter, instantiate: t1 - t0, load: performance.now() - t1 });
@@ -111,7 +111,7 @@ export function embedInWorkers(page, { sentences, workers, runs, batch, backend 
       out.adapter = r.adapter;
       pool.push(worker);
     }
-    if (pageBackend === 'webgpu') await timed('pageStart', () => wasmBindings.replica_use_webgpu());
+    if (pageBackend === 'webgpu') await timed('pageStart', () => wasmBindings.worker_use_webgpu());
     wasmBindings.replica_load(...files);
     const reference = await timed('page', () => wasmBindings.replica_embed(sentences, batch));
     const share = Math.ceil(sentences.length / workers);

@@ -106,6 +106,9 @@ export function validate(report) {
     }
     for (const s of f.samples ?? []) need(Number.isFinite(s) && s > 0, `${name}: sample ${s} is not finite and positive`);
     need(f.min <= f.median && f.median <= f.max, `${name}: min ≤ median ≤ max fails`);
+    for (const k of ['longest_task_ms', 'longest_task_warmup_ms']) {
+      if (f[k] !== undefined) need(Number.isFinite(f[k]) && f[k] >= 0, `${name}: ${k} = ${f[k]} is not finite and non-negative`);
+    }
   }
   for (const c of report.comparisons ?? []) need(Number.isFinite(c.ratio) && c.ratio > 0, `comparison ${c.id}: ratio ${c.ratio}`);
   for (const s of report.skipped ?? []) need(s.id && s.why, `a skipped entry without id or why: ${JSON.stringify(s)}`);
@@ -155,7 +158,7 @@ export function markdown(report) {
     if (!rows.length) continue;
     L.push(`## ${title}`, '', '| work | system / backend | median ms | min–max ms | runs | per second | GFLOP/s | % peak | longest task ms |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const f of rows) {
-      L.push(`| ${f.id}${f.measured_on ? ' ↺' : ''} | ${f.system} / ${f.backend} | ${fmt(f.median)} | ${fmt(f.min)}–${fmt(f.max)} | ${f.runs} | ${f.per_second ? `${fmt(f.per_second)} ${f.item}/s` : ''} | ${f.gflops ? fmt(f.gflops) : ''} | ${f.gflops && roof ? `${fmt((100 * f.gflops) / roof.gflops, 2)}%` : ''} | ${f.longest_task_ms !== undefined ? fmt(f.longest_task_ms) : ''} |`);
+      L.push(`| ${f.id}${f.measured_on ? ' ↺' : ''} | ${f.system} / ${f.backend} | ${fmt(f.median)} | ${fmt(f.min)}–${fmt(f.max)} | ${f.runs} | ${f.per_second ? `${fmt(f.per_second)} ${f.item}/s` : ''} | ${f.gflops ? fmt(f.gflops) : ''} | ${f.gflops && roof ? `${fmt((100 * f.gflops) / roof.gflops, 2)}%` : ''} | ${f.longest_task_ms !== undefined ? fmt(f.longest_task_ms) : ''}${f.longest_task_warmup_ms !== undefined ? ` (warm-up ${fmt(f.longest_task_warmup_ms)})` : ''} |`);
     }
     L.push('');
   }

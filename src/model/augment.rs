@@ -17,7 +17,7 @@ use super::rng::Rng;
 /// Which augmentations are on, and how strong. Defaults follow the paper's
 /// CIFAR-10 recipe (colour strength 0.5; blur on, as for ImageNet, so every
 /// augmentation of the paper can be seen).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AugmentConfig {
     /// Side of the square views the encoder sees.
     pub out_size: usize,

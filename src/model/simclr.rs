@@ -13,7 +13,7 @@ use super::resnet::{SimClrConfig, SimClrModel};
 use super::rng::Rng;
 
 /// What a visitor can change between steps.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SimClrSettings {
     /// N images per batch (2N views).
     pub batch: usize,
@@ -34,7 +34,7 @@ impl Default for SimClrSettings {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TrainError {
     /// NT-Xent needs at least one negative: two images.
     TooFewImages {
@@ -75,7 +75,7 @@ impl std::fmt::Display for TrainError {
 }
 
 /// One step's numbers, read back from the device.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StepReport {
     pub step: usize,
     pub loss: f32,
@@ -123,6 +123,21 @@ pub async fn read_f32<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, TrainErr
         .map_err(|e| TrainError::Device(format!("{e:?}")))
 }
 
+/// Whether `settings` can train on `images` images: NT-Xent needs a negative,
+/// and a batch draws distinct images.
+pub fn check_settings(images: usize, settings: &SimClrSettings) -> Result<(), TrainError> {
+    if images < 2 {
+        return Err(TrainError::TooFewImages { images });
+    }
+    if settings.batch > images {
+        return Err(TrainError::BatchTooLarge {
+            batch: settings.batch,
+            images,
+        });
+    }
+    Ok(())
+}
+
 impl SimClrTrainer {
     /// `images` are `[m, 3, s, s]` in [0, 1] on the compute `device`.
     pub fn new(images: Tensor<4>, config: SimClrConfig, seed: u64) -> Self {
@@ -160,17 +175,7 @@ impl SimClrTrainer {
 
     /// Whether `settings` can train on these images.
     pub fn check(&self, settings: &SimClrSettings) -> Result<(), TrainError> {
-        let images = self.image_count();
-        if images < 2 {
-            return Err(TrainError::TooFewImages { images });
-        }
-        if settings.batch > images {
-            return Err(TrainError::BatchTooLarge {
-                batch: settings.batch,
-                images,
-            });
-        }
-        Ok(())
+        check_settings(self.image_count(), settings)
     }
 
     /// Two augmented views of each of `indices`: `([k,3,o,o], [k,3,o,o])`.

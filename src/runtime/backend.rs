@@ -173,9 +173,25 @@ pub fn embed_workers(requested: Option<&str>, cores: f64) -> usize {
     }
 }
 
+/// Whether the SimCLR page trains in a Web Worker with WebGPU of its own
+/// (`runtime::simclr_worker`): yes on WebGPU, unless `?workers=0` turns the
+/// page's workers off.
+pub fn train_in_worker(requested: Option<&str>) -> bool {
+    requested.and_then(|v| v.trim().parse::<usize>().ok()) != Some(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_moves_to_a_worker_unless_workers_are_off() {
+        assert!(train_in_worker(None));
+        assert!(train_in_worker(Some("2")));
+        assert!(train_in_worker(Some("many")));
+        assert!(!train_in_worker(Some("0")));
+        assert!(!train_in_worker(Some(" 0 ")));
+    }
 
     #[test]
     fn embed_workers_follow_the_query_then_the_cores() {

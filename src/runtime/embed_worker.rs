@@ -9,19 +9,15 @@
 //! encoder's files, and embeds its share of the sentences.
 //! `scripts/worker_embed_probe.mjs` measures two of them against the page's
 //! thread; tests/e2e/worker_embed.test.mjs holds their rows to the page's.
-//! A worker can also start WebGPU for itself (`replica_use_webgpu`): not used
-//! by the pages yet, it is the first step of moving WebGPU's kernel compiles
-//! off the page's thread.
+//! A worker can also start WebGPU for itself (`app_worker::worker_use_webgpu`),
+//! and later replicas are built there.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use burn::tensor::Device;
-
-use super::backend::BackendRequest;
-use super::webgpu::{start_backend, BackendKind};
+use super::app_worker::worker_device;
 use crate::model::bert::BertModel;
 use crate::model::bert_loader::load_sentence_encoder;
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
@@ -29,34 +25,6 @@ use crate::model::simcse::{embed_all, tokenize, Pooling};
 
 thread_local! {
     static REPLICA: RefCell<Option<Rc<(BertModel, BertTokenizer)>>> = const { RefCell::new(None) };
-    /// Where the next replica is built: the CPU backend unless
-    /// `replica_use_webgpu` started WebGPU in this worker.
-    static DEVICE: RefCell<Option<Device>> = const { RefCell::new(None) };
-}
-
-/// Starts WebGPU in this worker (forced, as `?backend=webgpu` does on the page,
-/// so a software adapter is used too), self-tests it, and builds later
-/// replicas on it; returns the adapter's name. Fails with the reason the page
-/// would have shown for falling back to the CPU.
-///
-/// Why: burn compiles and autotunes kernels synchronously inside tensor ops,
-/// so on the page's thread a new problem size on WebGPU is one long task
-/// (DEVELOPERS.md, "Where WebGPU's long tasks come from"). A worker that owns
-/// the device takes that off the page's thread. `scripts/worker_embed_probe.mjs
-/// --backend webgpu` measures it; tests/e2e/worker_embed.test.mjs holds a
-/// WebGPU worker's rows to the page's CPU rows.
-#[wasm_bindgen]
-pub async fn replica_use_webgpu() -> Result<String, JsError> {
-    let started = start_backend(BackendRequest::WebGpu).await;
-    match started.kind {
-        BackendKind::WebGpu { adapter, .. } => {
-            DEVICE.with(|d| *d.borrow_mut() = Some(started.device));
-            Ok(adapter)
-        }
-        BackendKind::Cpu { reason } => Err(JsError::new(&format!(
-            "WebGPU did not start in this worker: {reason:?}"
-        ))),
-    }
 }
 
 /// Builds this worker's replica from the encoder's files: `extra` is the
@@ -70,9 +38,7 @@ pub fn replica_load(
 ) -> Result<(), JsError> {
     let mut files: Vec<&[u8]> = vec![weights];
     files.extend(extra.as_deref());
-    let device = DEVICE
-        .with(|d| d.borrow().clone())
-        .unwrap_or_else(crate::model::cpu_device);
+    let device = worker_device();
     let replica =
         load_sentence_encoder(config, tokenizer, &files, &device).map_err(|e| JsError::new(&e))?;
     REPLICA.with(|r| *r.borrow_mut() = Some(Rc::new(replica)));

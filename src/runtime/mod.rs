@@ -7,6 +7,8 @@ pub mod backend;
 pub mod images;
 
 #[cfg(target_arch = "wasm32")]
+pub mod app_worker;
+#[cfg(target_arch = "wasm32")]
 pub mod embed_pool;
 #[cfg(target_arch = "wasm32")]
 pub mod embed_worker;
@@ -14,5 +16,7 @@ pub mod embed_worker;
 pub mod event_loop;
 #[cfg(target_arch = "wasm32")]
 pub mod loader;
+#[cfg(target_arch = "wasm32")]
+pub mod simclr_worker;
 #[cfg(target_arch = "wasm32")]
 pub mod webgpu;

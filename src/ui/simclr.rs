@@ -10,24 +10,30 @@ use burn::tensor::{Device, Tensor, TensorData};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use super::app::{location_search, set_query_param, ComputeCtx, ComputeStatus, LangCtx};
+use super::app::{
+    location_search, query_param, set_query_param, ComputeCtx, ComputeStatus, LangCtx,
+};
 use super::charts::{Heatmap, LossPlot, PixelCanvas};
 use super::i18n::Text;
 use super::train_driver::{DriverEvent, Throughput, TrainDriver};
 use super::widgets::Phase;
 use crate::model::augment::{self, AugmentConfig};
-use crate::model::export::{loss_csv, named_tensors, safetensors_bytes};
+use crate::model::export::loss_csv;
 use crate::model::pca::{nearest_by_cosine, pca_2d};
 use crate::model::resnet::SimClrConfig;
 use crate::model::rng::Rng;
-use crate::model::simclr::{read_f32, SimClrSettings, SimClrTrainer, StepReport};
+use crate::model::simclr::{read_f32, SimClrSettings, StepReport};
+use crate::runtime::app_worker::AppWorker;
 use crate::runtime::assets::served_assets;
+use crate::runtime::backend::train_in_worker;
 use crate::runtime::event_loop::yield_now;
 use crate::runtime::images::{
     chw_to_rgba, decode_square, grey_square, rgb_to_rgba, to_chw, SquareImage, MAX_IMAGES,
     STORE_SIZE,
 };
 use crate::runtime::loader::load_asset;
+use crate::runtime::simclr_worker::{start_training_worker, SimClrRunner};
+use crate::runtime::webgpu::BackendKind;
 
 /// How many images the views grid shows.
 const VIEW_ROWS: usize = 16;
@@ -76,6 +82,8 @@ struct PageState {
     train: Phase,
     train_error: Option<String>,
     device_changed: bool,
+    /// Whether the last step ran in a worker (`runtime::simclr_worker`).
+    in_worker: bool,
     heat: Option<Heat>,
     embedding: Option<Rc<Embedding>>,
     embed_phase: Phase,
@@ -97,6 +105,7 @@ enum Action {
     Stepped {
         report: StepReport,
         step_ms: f64,
+        in_worker: bool,
     },
     TrainStopped,
     TrainFailed(String),
@@ -105,6 +114,7 @@ enum Action {
     EmbedStarted,
     Embedded(Embedding),
     EmbedFailed(String),
+    ExportFailed(String),
     Select(usize),
 }
 
@@ -150,8 +160,13 @@ impl Reducible for PageState {
                 s.train_error = None;
                 s.device_changed = false;
             }
-            Action::Stepped { report, step_ms } => {
+            Action::Stepped {
+                report,
+                step_ms,
+                in_worker,
+            } => {
                 s.throughput.record(step_ms);
+                s.in_worker = in_worker;
                 s.step = report.step;
                 let mut losses = (*s.losses).clone();
                 losses.push((report.step, report.loss));
@@ -195,6 +210,7 @@ impl Reducible for PageState {
                 s.embedding = Some(Rc::new(e));
                 s.embed_phase = Phase::Done;
             }
+            Action::ExportFailed(e) => s.train_error = Some(e),
             Action::EmbedFailed(e) => {
                 s.embed_phase = Phase::Error;
                 s.train_error = Some(e);
@@ -409,9 +425,9 @@ fn download(name: &str, bytes: &[u8], mime: &str) {
     let _ = web_sys::Url::revoke_object_url(&url);
 }
 
-async fn embed(trainer: &SimClrTrainer, out_size: usize) -> Result<Embedding, String> {
+async fn embed(trainer: &SimClrRunner, out_size: usize) -> Result<Embedding, String> {
     let representations = trainer
-        .representations_yielding(out_size, yield_now)
+        .representations(out_size)
         .await
         .map_err(|e| e.to_string())?;
     let dim = trainer.config().representation_dim();
@@ -423,6 +439,93 @@ async fn embed(trainer: &SimClrTrainer, out_size: usize) -> Result<Embedding, St
     })
 }
 
+/// The page's model between uses, and the training worker. The model is
+/// taken out while a step, the map or an export runs; `clear` (reset, cleared
+/// images, a new device) bumps `epoch`, so a step that was in flight then
+/// does not put the old model back.
+#[derive(Default)]
+struct ModelSlot {
+    runner: Option<SimClrRunner>,
+    epoch: u64,
+    /// The WebGPU worker, once asked for: kept across resets (its WebGPU
+    /// start is the slow part), or why it did not start (then the page's
+    /// thread trains).
+    worker: Option<Result<Rc<AppWorker>, String>>,
+}
+
+type Slot = Rc<std::cell::RefCell<ModelSlot>>;
+
+impl ModelSlot {
+    fn clear(&mut self) {
+        self.runner = None;
+        self.epoch += 1;
+    }
+
+    fn take(&mut self) -> Option<(u64, SimClrRunner)> {
+        self.runner.take().map(|r| (self.epoch, r))
+    }
+
+    fn put_back(&mut self, epoch: u64, runner: SimClrRunner) {
+        if epoch == self.epoch {
+            self.runner = Some(runner);
+        }
+    }
+}
+
+/// What a step brings back to the page: its report, the map's new
+/// representations every `EMBED_EVERY` steps, and where it ran.
+struct StepOutcome {
+    report: StepReport,
+    embedding: Option<Result<Embedding, String>>,
+    in_worker: bool,
+}
+
+/// What the first step of a run builds, when the model is new.
+struct NewModel {
+    images: Vec<f32>,
+    count: usize,
+    config: SimClrConfig,
+    device: Device,
+    in_worker: bool,
+}
+
+/// A new model: in the WebGPU worker when asked for and it starts (once per
+/// page), else on the page's thread.
+async fn new_runner(slot: &Slot, new: NewModel) -> SimClrRunner {
+    if new.in_worker {
+        let known = slot.borrow().worker.clone();
+        let worker = match known {
+            Some(w) => w,
+            None => {
+                let started = start_training_worker().await;
+                slot.borrow_mut().worker = Some(started.clone());
+                started
+            }
+        };
+        let built = match worker {
+            Ok(worker) => {
+                SimClrRunner::in_worker(
+                    worker,
+                    new.images.clone(),
+                    new.count,
+                    STORE_SIZE,
+                    new.config.clone(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match built {
+            Ok(runner) => return runner,
+            Err(e) => web_sys::console::warn_1(
+                &format!("SimCLR trains on the page's thread: the WebGPU worker failed ({e})")
+                    .into(),
+            ),
+        }
+    }
+    SimClrRunner::on_page(new.images, new.count, STORE_SIZE, new.config, &new.device)
+}
+
 #[component]
 pub fn SimClrDemo() -> Html {
     let lang = use_context::<LangCtx>().expect("LangCtx");
@@ -432,7 +535,7 @@ pub fn SimClrDemo() -> Html {
     // What the training loop reads each step (so sliders apply at once).
     let live_settings = use_mut_ref(Settings::default);
     *live_settings.borrow_mut() = (*settings).clone();
-    let trainer = use_mut_ref(|| None::<SimClrTrainer>);
+    let trainer: Slot = use_mut_ref(ModelSlot::default);
     let view_rng = use_mut_ref(|| Rng::new(2020));
     let driver = use_memo((), |_| TrainDriver::default());
 
@@ -440,6 +543,8 @@ pub fn SimClrDemo() -> Html {
         ComputeStatus::Ready(backend) => Some(backend.device.clone()),
         ComputeStatus::Starting => None,
     };
+    let webgpu = matches!(&*compute.status,
+        ComputeStatus::Ready(backend) if matches!(backend.kind, BackendKind::WebGpu { .. }));
 
     // A new compute device (switched, or the GPU was lost): tensors on the old
     // one are gone, so training stops; the loss history stays on screen.
@@ -447,7 +552,9 @@ pub fn SimClrDemo() -> Html {
         let (driver, trainer, dispatch) = (driver.clone(), trainer.clone(), state.dispatcher());
         use_effect_with(compute.generation, move |_| {
             driver.stop();
-            *trainer.borrow_mut() = None;
+            let mut slot = trainer.borrow_mut();
+            slot.clear();
+            slot.worker = None; // its device goes with the old one
             dispatch.dispatch(Action::DeviceChanged);
         });
     }
@@ -574,7 +681,7 @@ pub fn SimClrDemo() -> Html {
         let (dispatch, driver, trainer) = (state.dispatcher(), driver.clone(), trainer.clone());
         Callback::from(move |_: MouseEvent| {
             driver.stop();
-            *trainer.borrow_mut() = None;
+            trainer.borrow_mut().clear();
             dispatch.dispatch(Action::ClearImages);
         })
     };
@@ -584,13 +691,13 @@ pub fn SimClrDemo() -> Html {
         Callback::from(move |_: ()| {
             let (trainer, dispatch) = (trainer.clone(), dispatch.clone());
             let out = settings.core.augment.out_size;
-            let Some(taken) = trainer.borrow_mut().take() else {
+            let Some((epoch, taken)) = trainer.borrow_mut().take() else {
                 return;
             };
             dispatch.dispatch(Action::EmbedStarted);
             wasm_bindgen_futures::spawn_local(async move {
                 let result = embed(&taken, out).await;
-                *trainer.borrow_mut() = Some(taken);
+                trainer.borrow_mut().put_back(epoch, taken);
                 match result {
                     Ok(e) => dispatch.dispatch(Action::Embedded(e)),
                     Err(e) => dispatch.dispatch(Action::EmbedFailed(e)),
@@ -624,34 +731,59 @@ pub fn SimClrDemo() -> Html {
             }
             let needs_new = trainer
                 .borrow()
+                .runner
                 .as_ref()
                 .map(|t| {
                     t.image_count() != state.pictures.len() || t.config().width != settings.width
                 })
                 .unwrap_or(true);
+            // A new model is built by the run's first step (in a worker that
+            // is an asynchronous start); its settings are checked now.
+            let mut build = None;
             if needs_new {
-                if state.device_changed || trainer.borrow().is_some() {
+                if state.device_changed || trainer.borrow().runner.is_some() {
                     dispatch.dispatch(Action::Reset);
                 }
-                let images = images_tensor(&state.pictures, &device);
-                let config = SimClrConfig::new().with_width(settings.width);
-                *trainer.borrow_mut() = Some(SimClrTrainer::new(images, config, 0));
+                trainer.borrow_mut().clear();
+                let squares: Vec<SquareImage> =
+                    state.pictures.iter().map(|p| (*p.square).clone()).collect();
+                build = Some(NewModel {
+                    images: to_chw(&squares),
+                    count: squares.len(),
+                    config: SimClrConfig::new().with_width(settings.width),
+                    device,
+                    in_worker: webgpu && train_in_worker(query_param("workers").as_deref()),
+                });
             }
-            if let Some(t) = trainer.borrow().as_ref() {
-                if let Err(e) = t.check(&settings.core) {
-                    dispatch.dispatch(Action::TrainFailed(e.to_string()));
-                    return;
-                }
+            let images = state.pictures.len();
+            if let Err(e) = crate::model::simclr::check_settings(images, &settings.core) {
+                dispatch.dispatch(Action::TrainFailed(e.to_string()));
+                return;
             }
             dispatch.dispatch(Action::TrainStarted);
             let step = {
                 let (trainer, live) = (trainer.clone(), live.clone());
+                let build = Rc::new(std::cell::RefCell::new(build));
                 move || {
-                    let (trainer, live) = (trainer.clone(), live.borrow().clone());
+                    let (trainer, live, build) =
+                        (trainer.clone(), live.borrow().clone(), build.clone());
                     async move {
-                        let mut taken = trainer.borrow_mut().take().ok_or("the model is busy")?;
-                        // The step pauses between its parts (see there).
-                        let result = taken.step_yielding(&live.core, yield_now).await;
+                        let pending = build.borrow_mut().take();
+                        if let Some(new) = pending {
+                            let epoch = trainer.borrow().epoch;
+                            let runner = new_runner(&trainer, new).await;
+                            if trainer.borrow().epoch != epoch {
+                                // Reset, or a new run, while the model was
+                                // built: this run is over (its driver knows).
+                                return Err("the model was replaced".to_string());
+                            }
+                            trainer.borrow_mut().put_back(epoch, runner);
+                        }
+                        let (epoch, mut taken) =
+                            trainer.borrow_mut().take().ok_or("the model is busy")?;
+                        // On the page's thread the step pauses between its
+                        // parts (see `SimClrTrainer::step_yielding`).
+                        let result = taken.step(&live.core).await;
                         let embedding = match &result {
                             // `embed` yields before each chunk: a task of its own.
                             Ok(r) if r.step % EMBED_EVERY == 0 => {
@@ -659,38 +791,50 @@ pub fn SimClrDemo() -> Html {
                             }
                             _ => None,
                         };
-                        *trainer.borrow_mut() = Some(taken);
-                        result.map(|r| (r, embedding)).map_err(|e| e.to_string())
+                        let in_worker = taken.in_a_worker();
+                        trainer.borrow_mut().put_back(epoch, taken);
+                        result
+                            .map(|report| StepOutcome {
+                                report,
+                                embedding,
+                                in_worker,
+                            })
+                            .map_err(|e| e.to_string())
                     }
                 }
             };
             let events = {
                 let (dispatch, compute_embedding) = (dispatch.clone(), compute_embedding.clone());
-                Callback::from(
-                    move |event: DriverEvent<(StepReport, Option<Result<Embedding, String>>)>| {
-                        match event {
-                            DriverEvent::Step {
-                                report: (report, embedding),
-                                step_ms,
-                            } => {
-                                dispatch.dispatch(Action::Stepped { report, step_ms });
-                                match embedding {
-                                    Some(Ok(e)) => dispatch.dispatch(Action::Embedded(e)),
-                                    Some(Err(e)) => dispatch.dispatch(Action::EmbedFailed(e)),
-                                    None => {}
-                                }
-                            }
-                            DriverEvent::Stopped => {
-                                dispatch.dispatch(Action::TrainStopped);
-                                compute_embedding.emit(());
-                            }
-                            DriverEvent::Failed(e) => {
-                                dispatch.dispatch(Action::TrainFailed(e));
-                                compute_embedding.emit(());
-                            }
+                Callback::from(move |event: DriverEvent<StepOutcome>| match event {
+                    DriverEvent::Step {
+                        report:
+                            StepOutcome {
+                                report,
+                                embedding,
+                                in_worker,
+                            },
+                        step_ms,
+                    } => {
+                        dispatch.dispatch(Action::Stepped {
+                            report,
+                            step_ms,
+                            in_worker,
+                        });
+                        match embedding {
+                            Some(Ok(e)) => dispatch.dispatch(Action::Embedded(e)),
+                            Some(Err(e)) => dispatch.dispatch(Action::EmbedFailed(e)),
+                            None => {}
                         }
-                    },
-                )
+                    }
+                    DriverEvent::Stopped => {
+                        dispatch.dispatch(Action::TrainStopped);
+                        compute_embedding.emit(());
+                    }
+                    DriverEvent::Failed(e) => {
+                        dispatch.dispatch(Action::TrainFailed(e));
+                        compute_embedding.emit(());
+                    }
+                })
             };
             driver.start(settings.budget, step, events);
         })
@@ -703,26 +847,27 @@ pub fn SimClrDemo() -> Html {
         let (driver, trainer, dispatch) = (driver.clone(), trainer.clone(), state.dispatcher());
         Callback::from(move |_: MouseEvent| {
             driver.stop();
-            *trainer.borrow_mut() = None;
+            trainer.borrow_mut().clear();
             dispatch.dispatch(Action::Reset);
         })
     };
     let on_export_encoder = {
-        let trainer = trainer.clone();
+        let (trainer, dispatch) = (trainer.clone(), state.dispatcher());
         Callback::from(move |_: MouseEvent| {
-            let trainer = trainer.clone();
-            let Some(taken) = trainer.borrow_mut().take() else {
+            let (trainer, dispatch) = (trainer.clone(), dispatch.clone());
+            let Some((epoch, taken)) = trainer.borrow_mut().take() else {
                 return;
             };
             wasm_bindgen_futures::spawn_local(async move {
-                let tensors = named_tensors(&taken.model().encoder).await;
-                *trainer.borrow_mut() = Some(taken);
-                if let Ok(tensors) = tensors {
-                    download(
+                let bytes = taken.encoder_safetensors().await;
+                trainer.borrow_mut().put_back(epoch, taken);
+                match bytes {
+                    Ok(bytes) => download(
                         "simclr-encoder.safetensors",
-                        &safetensors_bytes(&tensors),
+                        &bytes,
                         "application/octet-stream",
-                    );
+                    ),
+                    Err(e) => dispatch.dispatch(Action::ExportFailed(e)),
                 }
             });
         })
@@ -899,7 +1044,8 @@ pub fn SimClrDemo() -> Html {
                 <button type="button" data-testid="simclr-train" onclick={on_train} disabled={running || waiting}>{ lang.t(Text::Train) }</button>
                 <button type="button" data-testid="simclr-pause" onclick={on_pause} disabled={!running}>{ lang.t(Text::Pause) }</button>
                 <button type="button" data-testid="simclr-reset" onclick={on_reset}>{ lang.t(Text::Reset) }</button>
-                <span data-testid="simclr-step" data-value={s.step.to_string()} data-state={s.train.attr()}>
+                <span data-testid="simclr-step" data-value={s.step.to_string()} data-state={s.train.attr()}
+                      data-thread={if s.in_worker { "worker" } else { "page" }}>
                     { format!("{} {}", lang.t(Text::StepLabel), s.step) }
                 </span>
                 <span data-testid="simclr-steps-per-second">

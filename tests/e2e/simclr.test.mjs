@@ -27,9 +27,10 @@ async function lossPoints(page) {
 for (const webgpu of [true, false]) {
   const backend = webgpu ? 'webgpu' : 'cpu';
   // Waits that span a page's first training step. On SwiftShader that step
-  // autotunes the backward pass's kernels in one task: 139–145 s on this
-  // 2-core machine (2026-11-30, at batch 32 on the sample set), past the 120 s
-  // a wait gets by default; the start click gets as long (STARTS_WORK).
+  // autotunes the backward pass's kernels: 139–145 s on this 2-core machine
+  // (2026-11-30, at batch 32 on the sample set, then one task on the page's
+  // thread; now in the training worker, after its own WebGPU start), past the
+  // 120 s a wait gets by default; the start click gets as long (STARTS_WORK).
   const FIRST_STEPS = { timeout: webgpu ? 4 * SLOW : SLOW };
   describe(`SimCLR ${webgpu ? 'on WebGPU (SwiftShader)' : 'on the CPU fallback'}`, { timeout: (webgpu ? 15 : 10) * SLOW }, () => {
     let env;
@@ -60,14 +61,16 @@ for (const webgpu of [true, false]) {
       await page.getByTestId('simclr-train').click(STARTS_WORK);
       const step = page.getByTestId('simclr-step');
       // The page answers input while it trains: the language switch works mid-run.
-      // The click can land in the first step, whose kernel compiles and autotune
-      // still run on the page's thread (on SwiftShader two tasks of ~80 and ~50 s,
-      // DEVELOPERS.md), so it gets the first steps' time.
+      // On WebGPU the steps run in a worker (runtime/simclr_worker.rs); the
+      // page's own first views still compile kernels on its thread, so the
+      // click gets the first steps' time.
       await step.and(page.locator('[data-state="running"]')).waitFor();
       await page.getByTestId('lang-switch').click(FIRST_STEPS);
       await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
       await step.and(page.locator('[data-state="done"]')).waitFor(FIRST_STEPS);
       assert.equal(await step.getAttribute('data-value'), '10');
+      // WebGPU trains in a worker with a device of its own; the CPU fallback on the page's thread.
+      assert.equal(await step.getAttribute('data-thread'), webgpu ? 'worker' : 'page');
 
       const losses = await lossPoints(page);
       assert.equal(losses.length, 10);
@@ -93,6 +96,16 @@ for (const webgpu of [true, false]) {
       const weights = page.waitForEvent('download');
       await page.getByTestId('simclr-export-encoder').click();
       assert.equal((await weights).suggestedFilename(), 'simclr-encoder.safetensors');
+      // A safetensors file: an 8-byte little-endian header length, a JSON
+      // header naming the encoder's tensors, then their f32 data.
+      const file = fs.readFileSync(await (await weights).path());
+      const headerLength = Number(file.readBigUInt64LE(0));
+      const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8'));
+      const tensors = Object.entries(header).filter(([name]) => name !== '__metadata__');
+      assert.ok(tensors.length > 10, `encoder tensors: ${tensors.length}`);
+      const end = Math.max(...tensors.map(([, t]) => t.data_offsets[1]));
+      assert.equal(file.length, 8 + headerLength + end);
+      assert.ok(tensors.every(([, t]) => t.dtype === 'F32'));
       assert.deepEqual(errors, []);
     });
 
@@ -152,6 +165,9 @@ for (const webgpu of [true, false]) {
         await page.getByTestId('simclr-image-count').and(page.locator('[data-value="4"][data-state="done"]')).waitFor();
         await page.getByTestId('simclr-train').click(STARTS_WORK);
         await page.waitForFunction(() => Number(document.querySelector('[data-testid="simclr-step"]').dataset.value) >= 3, null, FIRST_STEPS);
+        assert.equal(await page.getByTestId('simclr-step').getAttribute('data-thread'), 'worker');
+        // The page's device is lost: the worker's device goes with it, and
+        // training moves to the page's CPU backend.
         await page.evaluate(() => window.pretextDebug.loseGpuDevice());
         await page.getByTestId('backend-indicator').and(page.locator('[data-backend="cpu"][data-state="done"]')).waitFor();
         await page.getByTestId('simclr-device-changed').waitFor();
@@ -162,6 +178,7 @@ for (const webgpu of [true, false]) {
         await page.getByTestId('simclr-steps').dispatchEvent('change');
         await page.getByTestId('simclr-train').click(STARTS_WORK);
         await page.getByTestId('simclr-step').and(page.locator('[data-state="done"][data-value="2"]')).waitFor();
+        assert.equal(await page.getByTestId('simclr-step').getAttribute('data-thread'), 'page');
         assert.deepEqual(errors.filter((e) => !/device (was )?lost|Device lost|GPU device/i.test(e)), []);
       });
     }

@@ -176,7 +176,11 @@ describe('the SimCSE page embeds in Web Workers on the CPU fallback', { timeout:
         const RealWorker = window.Worker;
         window.Worker = class extends RealWorker {
           postMessage(message, transfer) {
-            if (message && message.lengths) message = { ...message, lengths: new Uint32Array([1, 2, 3]) };
+            // runtime/app_worker.rs's protocol: { call, args }.
+            if (message && message.call === 'replica_embed_ids') {
+              const [ids, , ...rest] = message.args;
+              message = { ...message, args: [ids, new Uint32Array([1, 2, 3]), ...rest] };
+            }
             super.postMessage(message, transfer);
           }
         };
