@@ -132,10 +132,6 @@ pub async fn start_training_worker() -> Result<Rc<AppWorker>, String> {
     Ok(Rc::new(worker))
 }
 
-fn device_error(e: String) -> TrainError {
-    TrainError::Device(e)
-}
-
 impl SimClrRunner {
     /// A new model on the page's thread for `images` (`[m, 3, s, s]` in
     /// [0, 1]) on `device`.
@@ -154,12 +150,12 @@ impl SimClrRunner {
     /// the same seed as [`SimClrRunner::on_page`].
     pub async fn in_worker(
         worker: Rc<AppWorker>,
-        images: Vec<f32>,
+        images: &[f32],
         count: usize,
         side: usize,
         config: SimClrConfig,
     ) -> Result<Self, String> {
-        let images = Float32Array::from(&images[..]);
+        let images = Float32Array::from(images);
         let moved = [images.buffer().into()];
         let config_json = serde_json::to_string(&config).map_err(|e| e.to_string())?;
         worker
@@ -222,7 +218,7 @@ impl SimClrRunner {
                         WORK_TIMEOUT_MS,
                     )
                     .await
-                    .map_err(device_error)?;
+                    .map_err(TrainError::Device)?;
                 let answer = answer.as_string().unwrap_or_default();
                 serde_json::from_str::<Result<StepReport, TrainError>>(&answer)
                     .map_err(|e| TrainError::Device(format!("the worker's answer: {e}")))?
@@ -245,7 +241,7 @@ impl SimClrRunner {
                         WORK_TIMEOUT_MS,
                     )
                     .await
-                    .map_err(device_error)?;
+                    .map_err(TrainError::Device)?;
                 Ok(Float32Array::from(rows).to_vec())
             }
         }

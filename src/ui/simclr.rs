@@ -326,11 +326,18 @@ impl Settings {
     }
 }
 
-fn images_tensor(pictures: &[Picture], device: &Device) -> Tensor<4> {
+/// The pictures' stored squares as one `[m, 3, s, s]` CHW vector.
+fn pictures_chw(pictures: &[Picture]) -> Vec<f32> {
     let squares: Vec<SquareImage> = pictures.iter().map(|p| (*p.square).clone()).collect();
-    let m = squares.len();
+    to_chw(&squares)
+}
+
+fn images_tensor(pictures: &[Picture], device: &Device) -> Tensor<4> {
     Tensor::from_data(
-        TensorData::new(to_chw(&squares), [m, 3, STORE_SIZE, STORE_SIZE]),
+        TensorData::new(
+            pictures_chw(pictures),
+            [pictures.len(), 3, STORE_SIZE, STORE_SIZE],
+        ),
         device,
     )
 }
@@ -506,7 +513,7 @@ async fn new_runner(slot: &Slot, new: NewModel) -> SimClrRunner {
             Ok(worker) => {
                 SimClrRunner::in_worker(
                     worker,
-                    new.images.clone(),
+                    &new.images,
                     new.count,
                     STORE_SIZE,
                     new.config.clone(),
@@ -745,11 +752,9 @@ pub fn SimClrDemo() -> Html {
                     dispatch.dispatch(Action::Reset);
                 }
                 trainer.borrow_mut().clear();
-                let squares: Vec<SquareImage> =
-                    state.pictures.iter().map(|p| (*p.square).clone()).collect();
                 build = Some(NewModel {
-                    images: to_chw(&squares),
-                    count: squares.len(),
+                    images: pictures_chw(&state.pictures),
+                    count: state.pictures.len(),
                     config: SimClrConfig::new().with_width(settings.width),
                     device,
                     in_worker: webgpu && train_in_worker(query_param("workers").as_deref()),
