@@ -122,7 +122,7 @@ pub fn grey_square(pixels: &[u8], width: u32, height: u32, size: usize) -> Squar
 }
 
 /// Images as a `[m, 3, s, s]` channel-first float array in [0, 1].
-pub fn to_chw(images: &[SquareImage]) -> Vec<f32> {
+pub fn to_chw<'a>(images: impl IntoIterator<Item = &'a SquareImage>) -> Vec<f32> {
     let mut out = Vec::new();
     for image in images {
         let pixels = image.size * image.size;

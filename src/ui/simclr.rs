@@ -328,8 +328,7 @@ impl Settings {
 
 /// The pictures' stored squares as one `[m, 3, s, s]` CHW vector.
 fn pictures_chw(pictures: &[Picture]) -> Vec<f32> {
-    let squares: Vec<SquareImage> = pictures.iter().map(|p| (*p.square).clone()).collect();
-    to_chw(&squares)
+    to_chw(pictures.iter().map(|p| &*p.square))
 }
 
 fn images_tensor(pictures: &[Picture], device: &Device) -> Tensor<4> {
