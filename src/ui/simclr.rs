@@ -23,7 +23,6 @@ use crate::model::pca::{nearest_by_cosine, pca_2d};
 use crate::model::resnet::SimClrConfig;
 use crate::model::rng::Rng;
 use crate::model::simclr::{read_f32, SimClrSettings, StepReport};
-use crate::runtime::app_worker::AppWorker;
 use crate::runtime::assets::served_assets;
 use crate::runtime::backend::train_in_worker;
 use crate::runtime::event_loop::yield_now;
@@ -32,7 +31,9 @@ use crate::runtime::images::{
     STORE_SIZE,
 };
 use crate::runtime::loader::load_asset;
-use crate::runtime::simclr_worker::{start_training_worker, SimClrRunner};
+use crate::runtime::simclr_worker::{
+    forget_training_worker_unless, training_worker, training_workers_started, SimClrRunner,
+};
 use crate::runtime::webgpu::BackendKind;
 
 /// How many images the views grid shows.
@@ -445,18 +446,13 @@ async fn embed(trainer: &SimClrRunner, out_size: usize) -> Result<Embedding, Str
     })
 }
 
-/// The page's model between uses, and the training worker. The model is
-/// taken out while a step, the map or an export runs; `clear` (reset, cleared
-/// images, a new device) bumps `epoch`, so a step that was in flight then
-/// does not put the old model back.
+/// The page's model between uses. The model is taken out while a step, the
+/// map or an export runs; `clear` (reset, cleared images, a new device) bumps
+/// `epoch`, so a step that was in flight then does not put the old model back.
 #[derive(Default)]
 struct ModelSlot {
     runner: Option<SimClrRunner>,
     epoch: u64,
-    /// The WebGPU worker, once asked for: kept across resets (its WebGPU
-    /// start is the slow part), or why it did not start (then the page's
-    /// thread trains).
-    worker: Option<Result<Rc<AppWorker>, String>>,
 }
 
 type Slot = Rc<std::cell::RefCell<ModelSlot>>;
@@ -492,23 +488,16 @@ struct NewModel {
     count: usize,
     config: SimClrConfig,
     device: Device,
-    in_worker: bool,
+    /// The compute generation of `device`, when the model is to be built in
+    /// the app's WebGPU training worker (`runtime::simclr_worker`).
+    in_worker: Option<u32>,
 }
 
-/// A new model: in the WebGPU worker when asked for and it starts (once per
-/// page), else on the page's thread.
-async fn new_runner(slot: &Slot, new: NewModel) -> SimClrRunner {
-    if new.in_worker {
-        let known = slot.borrow().worker.clone();
-        let worker = match known {
-            Some(w) => w,
-            None => {
-                let started = start_training_worker().await;
-                slot.borrow_mut().worker = Some(started.clone());
-                started
-            }
-        };
-        let built = match worker {
+/// A new model: in the app's WebGPU training worker when asked for and it
+/// starts, else on the page's thread.
+async fn new_runner(new: NewModel) -> SimClrRunner {
+    if let Some(generation) = new.in_worker {
+        let built = match training_worker(generation).await {
             Ok(worker) => {
                 SimClrRunner::in_worker(
                     worker,
@@ -556,11 +545,10 @@ pub fn SimClrDemo() -> Html {
     // one are gone, so training stops; the loss history stays on screen.
     {
         let (driver, trainer, dispatch) = (driver.clone(), trainer.clone(), state.dispatcher());
-        use_effect_with(compute.generation, move |_| {
+        use_effect_with(compute.generation, move |&generation| {
             driver.stop();
-            let mut slot = trainer.borrow_mut();
-            slot.clear();
-            slot.worker = None; // its device goes with the old one
+            trainer.borrow_mut().clear();
+            forget_training_worker_unless(generation);
             dispatch.dispatch(Action::DeviceChanged);
         });
     }
@@ -725,6 +713,7 @@ pub fn SimClrDemo() -> Html {
             compute_embedding.clone(),
             lang.t(Text::SimclrNoImages),
         );
+        let generation = compute.generation;
         Callback::from(move |_: MouseEvent| {
             let dispatch = state.dispatcher();
             let Some(device) = device.clone() else { return };
@@ -756,7 +745,8 @@ pub fn SimClrDemo() -> Html {
                     count: state.pictures.len(),
                     config: SimClrConfig::new().with_width(settings.width),
                     device,
-                    in_worker: webgpu && train_in_worker(query_param("workers").as_deref()),
+                    in_worker: (webgpu && train_in_worker(query_param("workers").as_deref()))
+                        .then_some(generation),
                 });
             }
             let images = state.pictures.len();
@@ -775,7 +765,7 @@ pub fn SimClrDemo() -> Html {
                         let pending = build.borrow_mut().take();
                         if let Some(new) = pending {
                             let epoch = trainer.borrow().epoch;
-                            let runner = new_runner(&trainer, new).await;
+                            let runner = new_runner(new).await;
                             if trainer.borrow().epoch != epoch {
                                 // Reset, or a new run, while the model was
                                 // built: this run is over (its driver knows).
@@ -1049,7 +1039,8 @@ pub fn SimClrDemo() -> Html {
                 <button type="button" data-testid="simclr-pause" onclick={on_pause} disabled={!running}>{ lang.t(Text::Pause) }</button>
                 <button type="button" data-testid="simclr-reset" onclick={on_reset}>{ lang.t(Text::Reset) }</button>
                 <span data-testid="simclr-step" data-value={s.step.to_string()} data-state={s.train.attr()}
-                      data-thread={if s.in_worker { "worker" } else { "page" }}>
+                      data-thread={if s.in_worker { "worker" } else { "page" }}
+                      data-workers-started={training_workers_started().to_string()}>
                     { format!("{} {}", lang.t(Text::StepLabel), s.step) }
                 </span>
                 <span data-testid="simclr-steps-per-second">
