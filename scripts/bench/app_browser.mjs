@@ -353,7 +353,7 @@ async function simcse(env, backend, o) {
   const steps = await trainingSteps(env, backend, o, TRAINING_DEMOS.simcse);
   return {
     id: 'simcse_train_step',
-    what: 'unsupervised SimCSE training step, batch 8 sentences (16 dropout views), top 2 of 6 MiniLM layers learning: forward + InfoNCE + backward + Adam (every 5th step also runs the page\'s alignment/uniformity probe)',
+    what: 'unsupervised SimCSE training step, batch 8 sentences (16 dropout views), top 2 of 6 MiniLM layers learning: forward + InfoNCE + backward + Adam (every 5th step also runs the page\'s alignment/uniformity probe; on WebGPU the step and the probe run in the app\'s training worker, a device of its own)',
     ...steps,
   };
 }

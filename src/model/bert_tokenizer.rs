@@ -36,6 +36,43 @@ impl Encoded {
     }
 }
 
+/// Single sentences as two flat lists, the form a worker message carries
+/// them in: every id one after another, and each sentence's length.
+pub fn flat_ids<'a>(sentences: impl IntoIterator<Item = &'a Encoded>) -> (Vec<u32>, Vec<u32>) {
+    let (mut ids, mut lengths) = (Vec::new(), Vec::new());
+    for e in sentences {
+        ids.extend_from_slice(&e.ids);
+        lengths.push(e.ids.len() as u32);
+    }
+    (ids, lengths)
+}
+
+/// [`flat_ids`] read back: single sentences, so every segment id is 0 (the
+/// WordPiece strings and offsets are not carried).
+pub fn from_flat_ids(ids: &[u32], lengths: &[u32]) -> Result<Vec<Encoded>, String> {
+    let total: usize = lengths.iter().map(|&n| n as usize).sum();
+    if total != ids.len() {
+        return Err(format!(
+            "{} token ids for lengths that add up to {total}",
+            ids.len()
+        ));
+    }
+    let mut at = 0;
+    Ok(lengths
+        .iter()
+        .map(|&n| {
+            let sentence = &ids[at..at + n as usize];
+            at += n as usize;
+            Encoded {
+                ids: sentence.to_vec(),
+                segments: vec![0; sentence.len()],
+                tokens: Vec::new(),
+                offsets: Vec::new(),
+            }
+        })
+        .collect())
+}
+
 /// Why text could not be tokenised, in words a visitor understands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenizeError {
@@ -320,6 +357,29 @@ pub(crate) mod tests {
         let bytes = std::fs::read(path)
             .unwrap_or_else(|e| panic!("{path}: {e} (run `make setup` to fetch the assets)"));
         BertTokenizer::from_bytes(&bytes, 512).unwrap()
+    }
+
+    /// A worker message's flat ids come back as the same sentences (ids and
+    /// zero segments), and lengths that do not add up are refused.
+    #[test]
+    fn flat_ids_round_trip_and_mismatched_lengths_are_refused() {
+        let tokenizer = minilm_tokenizer();
+        let sentences: Vec<Encoded> = ["A dog runs.", "Two cats sleep on a warm sofa."]
+            .iter()
+            .map(|s| tokenizer.encode(s, None).unwrap())
+            .collect();
+        let (ids, lengths) = flat_ids(&sentences);
+        assert_eq!(
+            lengths,
+            [sentences[0].len() as u32, sentences[1].len() as u32]
+        );
+        let back = from_flat_ids(&ids, &lengths).unwrap();
+        for (b, s) in back.iter().zip(&sentences) {
+            assert_eq!(b.ids, s.ids);
+            assert_eq!(b.segments, s.segments);
+        }
+        assert!(from_flat_ids(&ids, &[1, 2]).is_err());
+        assert_eq!(from_flat_ids(&[], &[]).unwrap(), Vec::<Encoded>::new());
     }
 
     /// The direct WordPiece reader builds the tokenizer the `tokenizers`

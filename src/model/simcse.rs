@@ -26,8 +26,9 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bool, Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use super::bert::{backward_by_layer, batch_length_for, BertInput, BertModel};
+use super::bert::{backward_by_layer, batch_length_for, BertInput, BertLayer, BertModel};
 use super::bert_tokenizer::{BertTokenizer, Encoded, TokenizeError};
 use super::checkpoint::run_ready;
 use super::contrastive::{
@@ -35,6 +36,7 @@ use super::contrastive::{
 };
 use super::rng::Rng;
 use super::simclr::read_f32;
+use super::simcse_data::{nli_triples, unlabelled_sentences};
 
 /// How a sentence's token vectors become one vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -373,7 +375,7 @@ pub fn align_uniform(rows: &[f32], d: usize, pairs: &[(usize, usize)]) -> (f64, 
 }
 
 /// The training objective.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Objective {
     /// Same sentence twice, dropout noise as the augmentation (eq. 1).
     Unsupervised,
@@ -382,7 +384,7 @@ pub enum Objective {
 }
 
 /// What a visitor can change between steps.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimCseSettings {
     pub objective: Objective,
     /// Sentences (unsupervised) or triples (supervised) per batch.
@@ -406,7 +408,7 @@ impl Default for SimCseSettings {
 }
 
 /// Why a step could not run, in words a visitor can act on.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SimCseError {
     /// InfoNCE needs at least one negative.
     TooFewSentences {
@@ -456,7 +458,7 @@ impl SimCseModel {
 }
 
 /// One step's numbers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SimCseStep {
     pub step: usize,
     pub loss: f32,
@@ -529,6 +531,18 @@ impl SimCseTrainer {
     /// The encoder as trained so far, for inference (no autodiff, no dropout).
     pub fn encoder(&self) -> BertModel {
         self.model.encoder.valid()
+    }
+
+    /// The layers that learn (the top `train_layers`), for inference: the
+    /// rest of the encoder is frozen, so these and the encoder it started
+    /// from are the whole trained encoder ([`with_trained_layers`]). A
+    /// worker that trains sends these back, a fraction of the encoder.
+    pub fn trained_layers(&self) -> Vec<BertLayer> {
+        let layers = &self.model.encoder.layers;
+        layers[layers.len() - self.train_layers..]
+            .iter()
+            .map(|layer| layer.valid())
+            .collect()
     }
 
     /// One Adam step. Unsupervised: `sentences` (tokenised, ≤ 32 tokens);
@@ -639,6 +653,46 @@ impl SimCseTrainer {
             loss: value,
         })
     }
+}
+
+/// `base` with its top layers replaced by `trained` (from
+/// [`SimCseTrainer::trained_layers`] of a trainer that started from `base`).
+pub fn with_trained_layers(base: &BertModel, trained: Vec<BertLayer>) -> BertModel {
+    let mut model = base.clone();
+    let first = model.layers.len().saturating_sub(trained.len());
+    model.layers.truncate(first);
+    model.layers.extend(trained);
+    model
+}
+
+/// The training set of the SimCSE page: the unlabelled sentences (unsupervised
+/// SimCSE) and the NLI triples (supervised), tokenised to at most
+/// [`TRAIN_MAX_TOKENS`].
+pub struct TrainData {
+    pub sentences: Vec<Encoded>,
+    pub triples: Vec<[Encoded; 3]>,
+}
+
+pub fn train_data(tokenizer: &BertTokenizer) -> Result<TrainData, String> {
+    let sentences = tokenize(tokenizer, &unlabelled_sentences(), TRAIN_MAX_TOKENS)
+        .map_err(|e| e.to_string())?
+        .encoded;
+    let (train, _) = nli_triples();
+    let mut triples = Vec::with_capacity(train.len());
+    for t in &train {
+        let mut e = tokenize(
+            tokenizer,
+            &[t.premise, t.entailment, t.contradiction],
+            TRAIN_MAX_TOKENS,
+        )
+        .map_err(|e| e.to_string())?
+        .encoded
+        .into_iter();
+        if let (Some(p), Some(q), Some(r)) = (e.next(), e.next(), e.next()) {
+            triples.push([p, q, r]);
+        }
+    }
+    Ok(TrainData { sentences, triples })
 }
 
 /// Encodes one sentence twice on an autodiff copy of `encoder` (dropout on)
@@ -922,6 +976,61 @@ mod tests {
         // Non-Latin text tokenises ([UNK] where the vocabulary has nothing).
         let t = tokenize(&tokenizer, &["Ḁ 𝔘 日本語のテキスト ☃"], 512).unwrap();
         assert!(t.encoded[0].len() > 2);
+    }
+
+    /// What a training worker sends back at the end of a run (the trained
+    /// layers, as a safetensors file) spliced into the encoder the run
+    /// started from is the trained encoder: the same embeddings, exactly.
+    /// Its step's settings and answer cross as JSON unchanged.
+    #[test]
+    fn the_trained_layers_spliced_into_the_base_are_the_trained_encoder() {
+        use crate::model::checkpoint::{same_names, Checkpoint};
+        use crate::model::export::{named_tensors, safetensors_bytes};
+        let device = test_devices::cpu();
+        let (encoder, tokenizer) = tiny_encoder(&device);
+        let t = tokenize(
+            &tokenizer,
+            &["the cat sat.", "stocks fell.", "she sings."],
+            TRAIN_MAX_TOKENS,
+        )
+        .unwrap();
+        let mut trainer = SimCseTrainer::new(&encoder, Pooling::Mean, 1, tokenizer.pad_id, 5);
+        let settings = SimCseSettings {
+            batch: 3,
+            learning_rate: 1e-2,
+            ..SimCseSettings::default()
+        };
+        let settings_json = serde_json::to_string(&settings).unwrap();
+        assert_eq!(
+            serde_json::from_str::<SimCseSettings>(&settings_json).unwrap(),
+            settings
+        );
+        let report = pollster::block_on(trainer.step(&settings, &t.encoded, &[])).unwrap();
+        let answer: Result<SimCseStep, SimCseError> = Ok(report.clone());
+        let back: Result<SimCseStep, SimCseError> =
+            serde_json::from_str(&serde_json::to_string(&answer).unwrap()).unwrap();
+        assert_eq!(back.unwrap().loss, report.loss);
+
+        let layers = trainer.trained_layers();
+        assert_eq!(layers.len(), 1);
+        let file = safetensors_bytes(&pollster::block_on(named_tensors(&layers)).unwrap());
+        let template = encoder.layers[1..].to_vec();
+        let loaded = Checkpoint::parse(&file)
+            .unwrap()
+            .load_into(template, &same_names, &device)
+            .unwrap();
+        let spliced = with_trained_layers(&encoder, loaded);
+        let refs: Vec<&Encoded> = t.encoded.iter().collect();
+        let input = sentence_batch(&refs, tokenizer.pad_id, &device);
+        let rows = |model: &BertModel| {
+            embed(model, &input, Pooling::Mean)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        let trained = rows(&trainer.encoder());
+        assert_eq!(rows(&spliced), trained);
+        assert_ne!(rows(&encoder), trained, "the step changed the encoder");
     }
 
     #[test]

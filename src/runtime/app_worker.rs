@@ -1,7 +1,8 @@
 //! A module Web Worker that runs this app's own wasm module and answers calls
 //! to its exported functions, one at a time: the one worker protocol that the
-//! SimCSE page's embedding pool (`runtime::embed_pool`) and the SimCLR page's
-//! training worker (`runtime::simclr_worker`) share.
+//! SimCSE page's embedding pool (`runtime::embed_pool`) and the app's WebGPU
+//! training worker ([`training_worker`], where `runtime::simclr_worker` and
+//! `runtime::simcse_worker` train) share.
 //!
 //! Why workers: the CPU backend runs on one thread (wasm threads are not
 //! buildable with cubecl-wgpu, DEVELOPERS.md), and burn compiles and
@@ -12,7 +13,8 @@
 //! `main` mounts nothing there. A worker can own a WebGPU device of its own
 //! ([`worker_use_webgpu`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use burn::tensor::Device;
 use js_sys::{Array, Promise, Uint8Array};
@@ -250,4 +252,72 @@ pub async fn worker_use_webgpu() -> Result<String, JsError> {
             "WebGPU did not start in this worker: {reason:?}"
         ))),
     }
+}
+
+/// Starting WebGPU in the training worker: the adapter, the device and its
+/// self-test (about 22 s on SwiftShader with 2 cores, under a second on a GPU).
+const WEBGPU_START_TIMEOUT_MS: f64 = 300_000.0;
+
+/// The training worker, the promise of its WebGPU start (settled once, and
+/// awaited by every caller: two runs started while it starts share it), and
+/// the compute generation (`ComputeCtx::generation`) it was started under.
+type KeptWorker = (u32, Rc<AppWorker>, Promise);
+
+thread_local! {
+    /// The app's one WebGPU training worker, kept for as long as the app runs
+    /// rather than for one visit of a page: its WebGPU start (about 22 s on
+    /// SwiftShader), the kernels it has compiled and autotuned (a SimCLR
+    /// run's first step, 139–145 s) and the encoder it has loaded serve a
+    /// return to the page. SimCLR and SimCSE train in it (each keeps its
+    /// model in a thread-local of its own there). A failed start is kept too,
+    /// so later runs go straight to the page's thread.
+    static TRAINING_WORKER: RefCell<Option<KeptWorker>> = const { RefCell::new(None) };
+    /// How many training workers this app has started (shown on the training
+    /// pages as `data-workers-started`, so a test sees a return reuse the kept
+    /// one).
+    static WORKERS_STARTED: Cell<u32> = const { Cell::new(0) };
+}
+
+pub fn training_workers_started() -> u32 {
+    WORKERS_STARTED.with(|n| n.get())
+}
+
+/// The training worker for compute `generation`, with WebGPU started in it:
+/// the kept one, or a new one (then kept); fails with the reason when the
+/// worker or its WebGPU does not start.
+pub async fn training_worker(generation: u32) -> Result<Rc<AppWorker>, String> {
+    forget_training_worker_unless(generation);
+    let kept = TRAINING_WORKER.with(|w| {
+        w.borrow()
+            .as_ref()
+            .map(|(_, worker, started)| (worker.clone(), started.clone()))
+    });
+    let (worker, started) = match kept {
+        Some(kept) => kept,
+        None => {
+            let worker = Rc::new(AppWorker::spawn("pretext-training")?);
+            WORKERS_STARTED.with(|n| n.set(n.get() + 1));
+            let started =
+                worker.call_promise("worker_use_webgpu", &[], &[], WEBGPU_START_TIMEOUT_MS);
+            TRAINING_WORKER
+                .with(|w| *w.borrow_mut() = Some((generation, worker.clone(), started.clone())));
+            (worker, started)
+        }
+    };
+    JsFuture::from(started).await.map_err(error_text)?;
+    Ok(worker)
+}
+
+/// Ends the kept training worker unless it belongs to compute `generation`:
+/// a new device (the GPU lost, the backend switched) means the worker's
+/// device went with the old one (a lost GPU is lost to every device of the
+/// page). Its models go with it; a model still in use elsewhere holds the
+/// worker until it is dropped.
+pub fn forget_training_worker_unless(generation: u32) {
+    TRAINING_WORKER.with(|w| {
+        let mut kept = w.borrow_mut();
+        if kept.as_ref().is_some_and(|(g, _, _)| *g != generation) {
+            *kept = None;
+        }
+    });
 }

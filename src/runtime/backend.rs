@@ -173,9 +173,9 @@ pub fn embed_workers(requested: Option<&str>, cores: f64) -> usize {
     }
 }
 
-/// Whether the SimCLR page trains in a Web Worker with WebGPU of its own
-/// (`runtime::simclr_worker`): yes on WebGPU, unless `?workers=0` turns the
-/// page's workers off.
+/// Whether the SimCLR and SimCSE pages train in a Web Worker with WebGPU of
+/// its own (`app_worker::training_worker`): yes on WebGPU, unless
+/// `?workers=0` turns the page's workers off.
 pub fn train_in_worker(requested: Option<&str>) -> bool {
     requested.and_then(|v| v.trim().parse::<usize>().ok()) != Some(0)
 }

@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::app_worker::{error_text, own_copy, AppWorker};
-use crate::model::bert_tokenizer::Encoded;
+use crate::model::bert_tokenizer::{flat_ids, Encoded};
 use crate::model::simcse::{deal_by_length, gather_shares, Pooling};
 
 /// A replica's start in a started worker: building MiniLM from its files
@@ -105,11 +105,7 @@ impl EmbedPool {
         let timeout_ms = 60_000.0 + 2_000.0 * encoded.len() as f64;
         let answers = Array::new();
         for (worker, share) in self.workers.iter().zip(&shares) {
-            let ids: Vec<u32> = share
-                .iter()
-                .flat_map(|&i| encoded[i].ids.iter().copied())
-                .collect();
-            let share_lengths: Vec<u32> = share.iter().map(|&i| lengths[i] as u32).collect();
+            let (ids, share_lengths) = flat_ids(share.iter().map(|&i| &encoded[i]));
             // Copies that move to the worker.
             let ids = js_sys::Uint32Array::from(&ids[..]);
             let share_lengths = js_sys::Uint32Array::from(&share_lengths[..]);

@@ -20,7 +20,7 @@ use wasm_bindgen::prelude::*;
 use super::app_worker::worker_device;
 use crate::model::bert::BertModel;
 use crate::model::bert_loader::load_sentence_encoder;
-use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
+use crate::model::bert_tokenizer::{from_flat_ids, BertTokenizer};
 use crate::model::simcse::{embed_all, tokenize, Pooling};
 
 thread_local! {
@@ -83,28 +83,7 @@ pub async fn replica_embed_ids(
 ) -> Result<Vec<f32>, JsError> {
     let replica = replica()?;
     let (model, tokenizer) = &*replica;
-    let total: usize = lengths.iter().map(|&n| n as usize).sum();
-    if total != ids.len() {
-        return Err(JsError::new(&format!(
-            "{} token ids for lengths that add up to {total}",
-            ids.len()
-        )));
-    }
-    let mut at = 0;
-    let encoded: Vec<Encoded> = lengths
-        .iter()
-        .map(|&n| {
-            let n = n as usize;
-            let e = Encoded {
-                ids: ids[at..at + n].to_vec(),
-                segments: vec![0; n],
-                tokens: Vec::new(),
-                offsets: Vec::new(),
-            };
-            at += n;
-            e
-        })
-        .collect();
+    let encoded = from_flat_ids(&ids, &lengths).map_err(|e| JsError::new(&e))?;
     let pooling = if cls { Pooling::Cls } else { Pooling::Mean };
     embed_all(
         model,

@@ -19,4 +19,6 @@ pub mod loader;
 #[cfg(target_arch = "wasm32")]
 pub mod simclr_worker;
 #[cfg(target_arch = "wasm32")]
+pub mod simcse_worker;
+#[cfg(target_arch = "wasm32")]
 pub mod webgpu;

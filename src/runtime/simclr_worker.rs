@@ -24,9 +24,6 @@ use crate::model::resnet::SimClrConfig;
 use crate::model::simclr::{check_settings, SimClrSettings, SimClrTrainer, StepReport, TrainError};
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// Starting WebGPU in the worker: the adapter, the device and its self-test
-/// (about 22 s on SwiftShader with 2 cores, under a second on a GPU).
-const WEBGPU_START_TIMEOUT_MS: f64 = 300_000.0;
 /// One call that trains or encodes: a run's first step compiles and
 /// autotunes every kernel of the step (139–145 s on SwiftShader).
 const WORK_TIMEOUT_MS: f64 = 600_000.0;
@@ -122,65 +119,6 @@ pub enum SimClrRunner {
     Worker(WorkerTrainer),
 }
 
-/// Starts a worker with WebGPU of its own, for [`SimClrRunner::in_worker`];
-/// fails with the reason when the worker or its WebGPU does not start.
-async fn start_training_worker() -> Result<Rc<AppWorker>, String> {
-    let worker = AppWorker::spawn("pretext-simclr")?;
-    worker
-        .call("worker_use_webgpu", &[], &[], WEBGPU_START_TIMEOUT_MS)
-        .await?;
-    Ok(Rc::new(worker))
-}
-
-/// A training worker, or why it did not start, and the compute generation
-/// (`ComputeCtx::generation`) it was started under.
-type KeptWorker = (u32, Result<Rc<AppWorker>, String>);
-
-thread_local! {
-    /// The app's one SimCLR training worker, kept for as long as the app
-    /// runs rather than for one visit of the SimCLR page: its WebGPU start
-    /// (about 22 s on SwiftShader) and the kernels it has compiled and
-    /// autotuned (a first step's 139–145 s) then serve a return to the page.
-    /// A failed start is kept too, so later runs go straight to the page's
-    /// thread.
-    static TRAINING_WORKER: RefCell<Option<KeptWorker>> = const { RefCell::new(None) };
-    /// How many training workers this app has started (shown on the page as
-    /// `data-workers-started`, so a test sees a return reuse the kept one).
-    static WORKERS_STARTED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-pub fn training_workers_started() -> u32 {
-    WORKERS_STARTED.with(|n| n.get())
-}
-
-/// The training worker for compute `generation`: the kept one, or a new one
-/// (then kept).
-pub async fn training_worker(generation: u32) -> Result<Rc<AppWorker>, String> {
-    forget_training_worker_unless(generation);
-    let kept = TRAINING_WORKER.with(|w| w.borrow().as_ref().map(|(_, worker)| worker.clone()));
-    if let Some(worker) = kept {
-        return worker;
-    }
-    WORKERS_STARTED.with(|n| n.set(n.get() + 1));
-    let started = start_training_worker().await;
-    TRAINING_WORKER.with(|w| *w.borrow_mut() = Some((generation, started.clone())));
-    started
-}
-
-/// Ends the kept training worker unless it belongs to compute `generation`:
-/// a new device (the GPU lost, the backend switched) means the worker's
-/// device went with the old one (a lost GPU is lost to every device of the
-/// page). Its models go with it; a model still in use elsewhere holds the
-/// worker until it is dropped.
-pub fn forget_training_worker_unless(generation: u32) {
-    TRAINING_WORKER.with(|w| {
-        let mut kept = w.borrow_mut();
-        if kept.as_ref().is_some_and(|(g, _)| *g != generation) {
-            *kept = None;
-        }
-    });
-}
-
 impl SimClrRunner {
     /// A new model on the page's thread for `images` (`[m, 3, s, s]` in
     /// [0, 1]) on `device`.
@@ -195,7 +133,7 @@ impl SimClrRunner {
         SimClrRunner::Page(Box::new(SimClrTrainer::new(images, config, 0)))
     }
 
-    /// A new model in `worker` (from [`training_worker`]), with
+    /// A new model in `worker` (from `app_worker::training_worker`), with
     /// the same seed as [`SimClrRunner::on_page`].
     pub async fn in_worker(
         worker: Rc<AppWorker>,

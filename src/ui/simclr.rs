@@ -15,7 +15,7 @@ use super::app::{
 };
 use super::charts::{Heatmap, LossPlot, PixelCanvas};
 use super::i18n::Text;
-use super::train_driver::{DriverEvent, Throughput, TrainDriver};
+use super::train_driver::{take_or_build, DriverEvent, ModelSlot, Throughput, TrainDriver};
 use super::widgets::Phase;
 use crate::model::augment::{self, AugmentConfig};
 use crate::model::export::loss_csv;
@@ -23,6 +23,9 @@ use crate::model::pca::{nearest_by_cosine, pca_2d};
 use crate::model::resnet::SimClrConfig;
 use crate::model::rng::Rng;
 use crate::model::simclr::{read_f32, SimClrSettings, StepReport};
+use crate::runtime::app_worker::{
+    forget_training_worker_unless, training_worker, training_workers_started,
+};
 use crate::runtime::assets::served_assets;
 use crate::runtime::backend::train_in_worker;
 use crate::runtime::event_loop::yield_now;
@@ -31,9 +34,7 @@ use crate::runtime::images::{
     STORE_SIZE,
 };
 use crate::runtime::loader::load_asset;
-use crate::runtime::simclr_worker::{
-    forget_training_worker_unless, training_worker, training_workers_started, SimClrRunner,
-};
+use crate::runtime::simclr_worker::SimClrRunner;
 use crate::runtime::webgpu::BackendKind;
 
 /// How many images the views grid shows.
@@ -446,33 +447,7 @@ async fn embed(trainer: &SimClrRunner, out_size: usize) -> Result<Embedding, Str
     })
 }
 
-/// The page's model between uses. The model is taken out while a step, the
-/// map or an export runs; `clear` (reset, cleared images, a new device) bumps
-/// `epoch`, so a step that was in flight then does not put the old model back.
-#[derive(Default)]
-struct ModelSlot {
-    runner: Option<SimClrRunner>,
-    epoch: u64,
-}
-
-type Slot = Rc<std::cell::RefCell<ModelSlot>>;
-
-impl ModelSlot {
-    fn clear(&mut self) {
-        self.runner = None;
-        self.epoch += 1;
-    }
-
-    fn take(&mut self) -> Option<(u64, SimClrRunner)> {
-        self.runner.take().map(|r| (self.epoch, r))
-    }
-
-    fn put_back(&mut self, epoch: u64, runner: SimClrRunner) {
-        if epoch == self.epoch {
-            self.runner = Some(runner);
-        }
-    }
-}
+type Slot = Rc<std::cell::RefCell<ModelSlot<SimClrRunner>>>;
 
 /// What a step brings back to the page: its report, the map's new
 /// representations every `EMBED_EVERY` steps, and where it ran.
@@ -489,7 +464,7 @@ struct NewModel {
     config: SimClrConfig,
     device: Device,
     /// The compute generation of `device`, when the model is to be built in
-    /// the app's WebGPU training worker (`runtime::simclr_worker`).
+    /// the app's WebGPU training worker (`app_worker::training_worker`).
     in_worker: Option<u32>,
 }
 
@@ -763,18 +738,8 @@ pub fn SimClrDemo() -> Html {
                         (trainer.clone(), live.borrow().clone(), build.clone());
                     async move {
                         let pending = build.borrow_mut().take();
-                        if let Some(new) = pending {
-                            let epoch = trainer.borrow().epoch;
-                            let runner = new_runner(new).await;
-                            if trainer.borrow().epoch != epoch {
-                                // Reset, or a new run, while the model was
-                                // built: this run is over (its driver knows).
-                                return Err("the model was replaced".to_string());
-                            }
-                            trainer.borrow_mut().put_back(epoch, runner);
-                        }
                         let (epoch, mut taken) =
-                            trainer.borrow_mut().take().ok_or("the model is busy")?;
+                            take_or_build(&trainer, pending, new_runner).await?;
                         // On the page's thread the step pauses between its
                         // parts (see `SimClrTrainer::step_yielding`).
                         let result = taken.step(&live.core).await;

@@ -17,24 +17,27 @@ use yew::prelude::*;
 use super::app::{query_param, set_query_param, ComputeCtx, ComputeStatus, LangCtx};
 use super::charts::{AlignUniformPlot, Heatmap, LossPlot};
 use super::i18n::Text;
-use super::train_driver::{DriverEvent, Throughput, TrainDriver};
+use super::train_driver::{take_or_build, DriverEvent, ModelSlot, Throughput, TrainDriver};
 use super::widgets::{load_error_text, Latest, Phase};
 use crate::model::bert::BertModel;
 use crate::model::bert_loader::load_sentence_encoder_yielding;
 use crate::model::bert_tokenizer::{BertTokenizer, Encoded};
 use crate::model::simcse::{
     align_uniform, embed_all, embed_batch_for, rank, similarity_matrix, tokenize,
-    tokenize_yielding, two_dropout_views, Objective, Pooling, SimCseSettings, SimCseStep,
-    SimCseTrainer, TRAIN_MAX_TOKENS,
+    tokenize_yielding, train_data, two_dropout_views, Objective, Pooling, SimCseSettings,
+    SimCseStep, TrainData, TRAIN_MAX_TOKENS,
 };
-use crate::model::simcse_data::{
-    eval_set, nli_triples, unlabelled_sentences, EvalSet, DEFAULT_SENTENCES,
+use crate::model::simcse_data::{eval_set, EvalSet, DEFAULT_SENTENCES};
+use crate::runtime::app_worker::{
+    forget_training_worker_unless, training_worker, training_workers_started,
 };
 use crate::runtime::assets::format_bytes;
-use crate::runtime::backend::embed_workers;
+use crate::runtime::backend::{embed_workers, train_in_worker};
 use crate::runtime::embed_pool::{EmbedPool, WORKER_EMBED_BATCH};
 use crate::runtime::event_loop::{now_ms, sleep_ms, yield_now};
 use crate::runtime::loader::load_asset;
+use crate::runtime::simcse_worker::{EncoderFiles, SimCseRunner};
+use crate::runtime::webgpu::BackendKind;
 
 /// "Updates as you type": this long after the last keystroke.
 const DEBOUNCE_MS: i32 = 400;
@@ -170,6 +173,9 @@ struct PageState {
     losses: Rc<Vec<(usize, f32)>>,
     step: usize,
     throughput: Throughput,
+    /// Whether the last step ran in the training worker
+    /// (`runtime::simcse_worker`).
+    in_worker: bool,
     train: Phase,
     train_error: Option<String>,
     two_views: Phase,
@@ -216,6 +222,7 @@ enum Action {
         report: SimCseStep,
         point: Option<(f64, f64)>,
         step_ms: f64,
+        in_worker: bool,
     },
     TrainStopped,
     TrainFailed(String),
@@ -310,8 +317,10 @@ impl Reducible for PageState {
                 report,
                 point,
                 step_ms,
+                in_worker,
             } => {
                 s.throughput.record(step_ms);
+                s.in_worker = in_worker;
                 s.step = report.step;
                 let mut losses = (*s.losses).clone();
                 losses.push((report.step, report.loss));
@@ -417,34 +426,6 @@ fn lines_of(text: &str) -> (Vec<String>, usize) {
         skipped -= 1;
     }
     (kept, skipped)
-}
-
-/// Training data tokenised once per tokenizer.
-struct TrainData {
-    sentences: Vec<Encoded>,
-    triples: Vec<[Encoded; 3]>,
-}
-
-fn train_data(tokenizer: &BertTokenizer) -> Result<TrainData, String> {
-    let sentences = tokenize(tokenizer, &unlabelled_sentences(), TRAIN_MAX_TOKENS)
-        .map_err(|e| e.to_string())?
-        .encoded;
-    let (train, _) = nli_triples();
-    let mut triples = Vec::with_capacity(train.len());
-    for t in &train {
-        let mut e = tokenize(
-            tokenizer,
-            &[t.premise, t.entailment, t.contradiction],
-            TRAIN_MAX_TOKENS,
-        )
-        .map_err(|e| e.to_string())?
-        .encoded
-        .into_iter();
-        if let (Some(p), Some(q), Some(r)) = (e.next(), e.next(), e.next()) {
-            triples.push([p, q, r]);
-        }
-    }
-    Ok(TrainData { sentences, triples })
 }
 
 /// The embedding workers of the CPU backend (`runtime::embed_pool`), for
@@ -592,26 +573,70 @@ where
     Ok(rows)
 }
 
-/// Alignment and uniformity of `encoder` on the probe pairs.
+/// Alignment and uniformity of the encoder being trained on the probe pairs.
 async fn probe_point(
-    encoder: &BertModel,
+    runner: &SimCseRunner,
     tokenizer: &BertTokenizer,
-    pooling: Pooling,
     eval: &EvalSet,
 ) -> Result<(f64, f64), String> {
     let (members, pairs) = eval.probe(PROBE_PAIRS);
     let sentences: Vec<&str> = members.iter().map(|&i| eval.sentences[i]).collect();
     let t = tokenize(tokenizer, &sentences, 512).map_err(|e| e.to_string())?;
-    let rows = embed_all(
-        encoder,
-        &t.encoded,
-        tokenizer.pad_id,
+    let (rows, d) = runner.embed(&t.encoded).await?;
+    Ok(align_uniform(&rows, d, &pairs))
+}
+
+/// What a step brings back to the page: its report, an alignment/uniformity
+/// point every `ALIGN_EVERY` steps, and where it ran.
+struct StepOutcome {
+    report: SimCseStep,
+    point: Option<(f64, f64)>,
+    in_worker: bool,
+}
+
+/// What the first step of a run builds when there is no model yet.
+struct NewRunner {
+    active: Rc<Active>,
+    files: Option<Rc<Files>>,
+    data: Rc<TrainData>,
+    /// The compute generation, when the model is to be built in the app's
+    /// WebGPU training worker (`app_worker::training_worker`).
+    in_worker: Option<u32>,
+}
+
+/// A new model: in the app's WebGPU training worker when asked for and it
+/// starts, else on the page's thread.
+async fn new_runner(new: NewRunner) -> SimCseRunner {
+    let active = &new.active;
+    let pooling = active.choice.pooling();
+    if let (Some(generation), Some(files)) = (new.in_worker, &new.files) {
+        let built = match training_worker(generation).await {
+            Ok(worker) => {
+                let files = EncoderFiles {
+                    key: active.choice.key(),
+                    config: &files.config,
+                    tokenizer: &files.tokenizer,
+                    weights: &files.weights,
+                };
+                SimCseRunner::in_worker(worker, files, &active.model, pooling, TRAIN_LAYERS).await
+            }
+            Err(e) => Err(e),
+        };
+        match built {
+            Ok(runner) => return runner,
+            Err(e) => web_sys::console::warn_1(
+                &format!("SimCSE trains on the page's thread: the WebGPU worker failed ({e})")
+                    .into(),
+            ),
+        }
+    }
+    SimCseRunner::on_page(
+        &active.model,
+        &active.tokenizer,
+        new.data,
         pooling,
-        embed_batch_for(&encoder.pooler.weight.device()),
-        |_| yield_now(),
+        TRAIN_LAYERS,
     )
-    .await?;
-    Ok(align_uniform(&rows, encoder.hidden_size(), &pairs))
 }
 
 #[component]
@@ -645,7 +670,7 @@ pub fn SimCseDemo() -> Html {
     let pool = use_mut_ref(|| PoolSlot::Off);
     // The encoder as loaded (Reset returns to it; tensors are shared, not copied).
     let base = use_mut_ref(|| None::<(Choice, BertModel, Rc<BertTokenizer>)>);
-    let trainer = use_mut_ref(|| None::<SimCseTrainer>);
+    let trainer = use_mut_ref(ModelSlot::<SimCseRunner>::default);
     let data = use_mut_ref(|| None::<Rc<TrainData>>);
     let mine = use_mut_ref(Vec::<Encoded>::new);
     let driver = use_memo((), |_| TrainDriver::default());
@@ -681,10 +706,10 @@ pub fn SimCseDemo() -> Html {
         let pool = pool.clone();
         use_effect_with(
             (*choice, compute.generation, device.is_some()),
-            move |(choice, _, _)| {
-                let choice = *choice;
+            move |&(choice, generation, _)| {
                 driver.stop();
-                *trainer.borrow_mut() = None;
+                trainer.borrow_mut().clear();
+                forget_training_worker_unless(generation);
                 dispatch.dispatch(Action::ResetTraining);
                 if let Some(device) = device {
                     let run = runs.start();
@@ -1005,7 +1030,7 @@ pub fn SimCseDemo() -> Html {
     }
 
     let start_training = {
-        let (state, trainer, data, mine, driver, live, eval) = (
+        let (state, trainer, data, mine, driver, live, eval, files) = (
             state.clone(),
             trainer.clone(),
             data.clone(),
@@ -1013,7 +1038,11 @@ pub fn SimCseDemo() -> Html {
             driver.clone(),
             live_settings.clone(),
             eval.clone(),
+            files.clone(),
         );
+        let webgpu = matches!(&*compute.status,
+            ComputeStatus::Ready(backend) if matches!(backend.kind, BackendKind::WebGpu { .. }));
+        let generation = compute.generation;
         Callback::from(move |objective: Objective| {
             let dispatch = state.dispatcher();
             let Some(active) = state.active.clone() else {
@@ -1031,16 +1060,6 @@ pub fn SimCseDemo() -> Html {
             let Some(train_set) = data.borrow().clone() else {
                 return;
             };
-            let fresh = trainer.borrow().is_none();
-            if fresh {
-                *trainer.borrow_mut() = Some(SimCseTrainer::new(
-                    &active.model,
-                    active.choice.pooling(),
-                    TRAIN_LAYERS,
-                    active.tokenizer.pad_id,
-                    0,
-                ));
-            }
             let on_mine = live.borrow().on_mine && objective == Objective::Unsupervised;
             if on_mine && mine.borrow().len() < 2 {
                 return dispatch.dispatch(Action::TrainFailed(
@@ -1050,6 +1069,22 @@ pub fn SimCseDemo() -> Html {
                     .to_string(),
                 ));
             }
+            // A new model is built by the run's first step (in a worker that
+            // is an asynchronous start). The worker loads the encoder from
+            // its files, so it trains only the encoder as loaded.
+            let build = trainer.borrow().runner.is_none().then(|| NewRunner {
+                active: active.clone(),
+                files: files
+                    .borrow()
+                    .as_ref()
+                    .filter(|(c, _)| *c == active.choice)
+                    .map(|(_, f)| f.clone()),
+                data: train_set,
+                in_worker: (webgpu
+                    && active.as_loaded
+                    && train_in_worker(query_param("workers").as_deref()))
+                .then_some(generation),
+            });
             dispatch.dispatch(Action::TrainStarted);
             let base_choice = active.choice;
             let base_label = active.choice.short().to_string();
@@ -1062,42 +1097,41 @@ pub fn SimCseDemo() -> Html {
                     eval.clone(),
                     tokenizer.clone(),
                 );
-                let train_set = train_set.clone();
+                let build = Rc::new(RefCell::new(build));
                 move || {
                     let settings = SimCseSettings {
                         objective,
                         ..live.borrow().core.clone()
                     };
-                    let (trainer, mine, eval, tokenizer) = (
+                    let (trainer, mine, eval, tokenizer, build) = (
                         trainer.clone(),
                         mine.clone(),
                         eval.clone(),
                         tokenizer.clone(),
+                        build.clone(),
                     );
-                    let train_set = train_set.clone();
                     async move {
-                        let mut taken = trainer.borrow_mut().take().ok_or("the model is busy")?;
-                        let own: Vec<Encoded>;
-                        let sentences: &[Encoded] = if on_mine {
-                            own = mine.borrow().clone();
-                            &own
-                        } else {
-                            &train_set.sentences
-                        };
-                        let result = taken
-                            .step_yielding(&settings, sentences, &train_set.triples, yield_now)
-                            .await;
+                        let pending = build.borrow_mut().take();
+                        let (epoch, mut taken) =
+                            take_or_build(&trainer, pending, new_runner).await?;
+                        let own = on_mine.then(|| mine.borrow().clone());
+                        let result = taken.step(&settings, own.as_deref()).await;
                         let point = match &result {
                             Ok(r) if r.step % ALIGN_EVERY == 0 || r.step == 1 => {
                                 yield_now().await;
-                                probe_point(&taken.encoder(), &tokenizer, taken.pooling(), &eval)
-                                    .await
-                                    .ok()
+                                probe_point(&taken, &tokenizer, &eval).await.ok()
                             }
                             _ => None,
                         };
-                        *trainer.borrow_mut() = Some(taken);
-                        result.map(|r| (r, point)).map_err(|e| e.to_string())
+                        let in_worker = taken.in_a_worker();
+                        trainer.borrow_mut().put_back(epoch, taken);
+                        result
+                            .map(|report| StepOutcome {
+                                report,
+                                point,
+                                in_worker,
+                            })
+                            .map_err(|e| e.to_string())
                     }
                 }
             };
@@ -1105,39 +1139,58 @@ pub fn SimCseDemo() -> Html {
                 let (trainer, dispatch) = (trainer.clone(), dispatch.clone());
                 let tokenizer = tokenizer.clone();
                 move || {
-                    if let Some(t) = trainer.borrow().as_ref() {
-                        if t.steps_done() > 0 {
-                            dispatch.dispatch(Action::Ready(Box::new(NewEncoder {
-                                choice: base_choice,
-                                label: format!("{base_label} + SimCSE {}", t.steps_done()),
-                                model: t.encoder(),
-                                tokenizer: tokenizer.clone(),
-                                as_loaded: false,
-                            })));
+                    let slot = trainer.borrow();
+                    let Some(runner) = slot.runner.as_ref().filter(|r| r.steps_done() > 0) else {
+                        return;
+                    };
+                    let (steps, epoch) = (runner.steps_done(), slot.epoch);
+                    // From a worker: the trained layers' readback and copy.
+                    let encoder = runner.trained_encoder();
+                    let (trainer, dispatch, tokenizer) =
+                        (trainer.clone(), dispatch.clone(), tokenizer.clone());
+                    let label = format!("{base_label} + SimCSE {steps}");
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let encoder = encoder.await;
+                        if trainer.borrow().epoch != epoch {
+                            return; // Reset (or a new encoder) meanwhile.
                         }
-                    }
+                        match encoder {
+                            Ok(model) => dispatch.dispatch(Action::Ready(Box::new(NewEncoder {
+                                choice: base_choice,
+                                label,
+                                model,
+                                tokenizer,
+                                as_loaded: false,
+                            }))),
+                            Err(e) => dispatch.dispatch(Action::TrainFailed(e)),
+                        }
+                    });
                 }
             };
-            let events = Callback::from(
-                move |event: DriverEvent<(SimCseStep, Option<(f64, f64)>)>| match event {
-                    DriverEvent::Step {
-                        report: (report, point),
-                        step_ms,
-                    } => dispatch.dispatch(Action::Stepped {
-                        report,
-                        point,
-                        step_ms,
-                    }),
-                    DriverEvent::Stopped => {
-                        dispatch.dispatch(Action::TrainStopped);
-                        publish();
-                    }
-                    DriverEvent::Failed(e) => {
-                        dispatch.dispatch(Action::TrainFailed(e));
-                        publish();
-                    }
-                },
-            );
+            let events = Callback::from(move |event: DriverEvent<StepOutcome>| match event {
+                DriverEvent::Step {
+                    report:
+                        StepOutcome {
+                            report,
+                            point,
+                            in_worker,
+                        },
+                    step_ms,
+                } => dispatch.dispatch(Action::Stepped {
+                    report,
+                    point,
+                    step_ms,
+                    in_worker,
+                }),
+                DriverEvent::Stopped => {
+                    dispatch.dispatch(Action::TrainStopped);
+                    publish();
+                }
+                DriverEvent::Failed(e) => {
+                    dispatch.dispatch(Action::TrainFailed(e));
+                    publish();
+                }
+            });
             let budget = live.borrow().budget;
             driver.start(budget, step, events);
         })
@@ -1156,7 +1209,7 @@ pub fn SimCseDemo() -> Html {
         );
         Callback::from(move |_: MouseEvent| {
             driver.stop();
-            *trainer.borrow_mut() = None;
+            trainer.borrow_mut().clear();
             dispatch.dispatch(Action::ResetTraining);
             // Back to the encoder as loaded.
             if let Some((choice, model, tokenizer)) = base.borrow().clone() {
@@ -1513,7 +1566,9 @@ pub fn SimCseDemo() -> Html {
                 <button type="button" data-testid="simcse-train-sup" onclick={train(Objective::Supervised)} disabled={running || !ready}>{ lang.t(Text::SimcseTrainSup) }</button>
                 <button type="button" data-testid="simcse-pause" onclick={on_pause} disabled={!running}>{ lang.t(Text::Pause) }</button>
                 <button type="button" data-testid="simcse-reset" onclick={on_reset} disabled={running}>{ lang.t(Text::Reset) }</button>
-                <span data-testid="simcse-step" data-value={s.step.to_string()} data-state={s.train.attr()}>
+                <span data-testid="simcse-step" data-value={s.step.to_string()} data-state={s.train.attr()}
+                      data-thread={if s.in_worker { "worker" } else { "page" }}
+                      data-workers-started={training_workers_started().to_string()}>
                     { format!("{} {}", lang.t(Text::StepLabel), s.step) }
                 </span>
                 <span data-testid="simcse-steps-per-second">

@@ -3,7 +3,7 @@
 //! between steps so the page stays responsive. The demo supplies `step`, an
 //! async closure that runs one optimisation step and reports its numbers.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
@@ -124,4 +124,64 @@ impl Throughput {
     pub fn steps_per_second(&self) -> Option<f64> {
         self.mean_ms.map(|m| 1000.0 / m.max(1e-3))
     }
+}
+
+/// A page's model between steps. The model is taken out while a step (or an
+/// export, a probe) runs; `clear` (reset, a new encoder or images, a new
+/// device) bumps `epoch`, so a step that was in flight then does not put the
+/// old model back.
+pub struct ModelSlot<R> {
+    pub runner: Option<R>,
+    pub epoch: u64,
+}
+
+impl<R> Default for ModelSlot<R> {
+    fn default() -> Self {
+        Self {
+            runner: None,
+            epoch: 0,
+        }
+    }
+}
+
+impl<R> ModelSlot<R> {
+    pub fn clear(&mut self) {
+        self.runner = None;
+        self.epoch += 1;
+    }
+
+    pub fn take(&mut self) -> Option<(u64, R)> {
+        self.runner.take().map(|r| (self.epoch, r))
+    }
+
+    pub fn put_back(&mut self, epoch: u64, runner: R) {
+        if epoch == self.epoch {
+            self.runner = Some(runner);
+        }
+    }
+}
+
+/// The model for one step, taken out of `slot`: built first by `build` when
+/// `pending` holds what to build it from (a run's first step, which in a
+/// worker is an asynchronous start). A `clear` while it was built ends the
+/// run: its driver knows, and the model is dropped.
+pub async fn take_or_build<R, B, Fut>(
+    slot: &RefCell<ModelSlot<R>>,
+    pending: Option<B>,
+    build: impl FnOnce(B) -> Fut,
+) -> Result<(u64, R), String>
+where
+    Fut: Future<Output = R>,
+{
+    if let Some(new) = pending {
+        let epoch = slot.borrow().epoch;
+        let runner = build(new).await;
+        if slot.borrow().epoch != epoch {
+            return Err("the model was replaced".to_string());
+        }
+        slot.borrow_mut().put_back(epoch, runner);
+    }
+    slot.borrow_mut()
+        .take()
+        .ok_or_else(|| "the model is busy".to_string())
 }

@@ -81,6 +81,16 @@ for (const webgpu of [true, false]) {
       await step.and(page.locator('[data-state="done"]')).waitFor({ timeout: 10 * SLOW });
       assert.equal(await step.getAttribute('data-value'), '10');
       mark('10 steps');
+      // On WebGPU the steps run in the app's training worker
+      // (runtime/simcse_worker.rs), on the CPU on the page's thread.
+      assert.equal(await step.getAttribute('data-thread'), webgpu ? 'worker' : 'page');
+      assert.equal(await step.getAttribute('data-workers-started'), webgpu ? '1' : '0');
+      // The trained encoder becomes the page's (from the worker: the layers
+      // that learned, spliced into the page's copy of MiniLM).
+      await page
+        .locator('[data-testid="simcse-encoder-status"][data-encoder="MiniLM + SimCSE 10"]')
+        .waitFor({ timeout: 2 * SLOW });
+      mark('published');
       const losses = await page
         .locator('[data-testid="simcse-loss-plot"] .loss-point')
         .evaluateAll((els) => els.map((e) => Number(e.dataset.loss)));
@@ -95,6 +105,23 @@ for (const webgpu of [true, false]) {
         assert.equal(await plot.getAttribute('data-references'), '2');
         await heatmapDone(page, lines.length);
         mark('re-scored');
+      } else {
+        // Reset and train again: a new model from the encoder the worker
+        // kept (no second worker, no second copy of the files).
+        await page.getByTestId('simcse-reset').click();
+        await page.locator('[data-testid="simcse-encoder-status"][data-encoder="MiniLM"]').waitFor();
+        await page.getByTestId('simcse-steps').fill('2');
+        await page.getByTestId('simcse-steps').dispatchEvent('change');
+        await page.getByTestId('simcse-train-unsup').click(STARTS_WORK);
+        await step.and(page.locator('[data-state="done"][data-value="2"]')).waitFor({ timeout: 4 * SLOW });
+        assert.equal(await step.getAttribute('data-thread'), 'worker');
+        assert.equal(await step.getAttribute('data-workers-started'), '1', 'the second run reused the worker');
+        const again = await page
+          .locator('[data-testid="simcse-loss-plot"] .loss-point')
+          .evaluateAll((els) => els.map((e) => Number(e.dataset.loss)));
+        assert.equal(again.length, 2, 'the loss history restarted at Reset');
+        assert.ok(again.every(Number.isFinite), `finite losses: ${again}`);
+        mark('reset, 2 more steps');
       }
       assert.deepEqual(errors, []);
     });
